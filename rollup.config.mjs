@@ -1,0 +1,35 @@
+import typescript from '@rollup/plugin-typescript'
+import { dts } from 'rollup-plugin-dts'
+import { readFileSync } from 'node:fs'
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'))
+// Dependencies and peers stay imports: the app's bundler resolves and dedupes them.
+const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
+const isExternal = (id) => external.some((name) => id === name || id.startsWith(`${name}/`))
+
+const entries = { index: 'src/index.ts' }
+
+const compile = () =>
+  typescript({
+    tsconfig: './tsconfig.json',
+    include: ['src/**/*.ts'],
+    compilerOptions: { noEmit: false, declaration: false, types: [] },
+  })
+
+export default [
+  {
+    input: entries,
+    external: isExternal,
+    plugins: [compile()],
+    output: [
+      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared/[name]-[hash].js' },
+      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'shared/[name]-[hash].cjs' },
+    ],
+  },
+  ...['d.ts', 'd.cts'].map((extension) => ({
+    input: entries,
+    external: isExternal,
+    plugins: [dts({ tsconfig: './tsconfig.json', compilerOptions: { types: [] } })],
+    output: { dir: 'dist', format: 'es', entryFileNames: `[name].${extension}`, chunkFileNames: `shared/[name]-[hash].${extension}` },
+  })),
+]

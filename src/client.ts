@@ -1,0 +1,432 @@
+import type { JwtPayload } from 'jwt-decode'
+import { createAuthFetch } from './authFetch.js'
+import { retryDelay } from './backoff.js'
+import { createEmitter, type Emitter, type Listener } from './emitter.js'
+import { AuthError, isAuthError } from './errors.js'
+import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
+import { jsonProtocol } from './protocols/json.js'
+import { oauth2Protocol } from './protocols/oauth2.js'
+import type { Credentials, Protocol } from './protocols/Protocol.js'
+import { createScheduler, type Scheduler } from './scheduler.js'
+import { createSessionState, type Session, type SessionState } from './session.js'
+import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
+
+/** Why a session ended through `logout()`: here, or in another tab. */
+export type LogoutReason = 'user' | 'other-tab'
+
+/**
+ * The events of an {@link AuthClient} and their payloads. No payload holds a token except a `Session`.
+ */
+export interface AuthEvents<Claims = JwtPayload> {
+  /** `login()` succeeded (or a login in another tab reached this one). */
+  login: Session<Claims>
+  /** A refresh succeeded, here or in another tab. */
+  refresh: Session<Claims>
+  /** The session was ended by `logout()`, here or in another tab. */
+  logout: { reason: LogoutReason }
+  /** The session can no longer be renewed; send the user to the login page. Emitted once. */
+  'session-expired': { error: AuthError }
+  /** A failure the client survives and retries: network, 5xx, 429, storage. */
+  error: AuthError
+  /** The session changed, whatever the cause: the one event a UI binding needs. */
+  change: Session<Claims> | null
+}
+
+/** What `logout()` resolves to. */
+export interface LogoutResult {
+  /** Whether the server confirmed the revocation. The local session is gone either way. */
+  revoked: boolean
+}
+
+const noop = (): void => undefined
+
+/**
+ * The one object an app creates: it logs in, keeps, refreshes and ends the session.
+ * Create it with {@link createAuthClient}.
+ */
+export class AuthClient<Claims = JwtPayload> {
+  /**
+   * Settles once the session stored earlier is restored (and refreshed, if it had expired).
+   * Never rejects: storage failures become `error` events.
+   */
+  readonly ready: Promise<Session<Claims> | null>
+
+  /**
+   * `fetch` with the bearer token attached where allowed, and one refresh-and-replay on a 401.
+   * Requests to other origins go out untouched, so it can serve every request of the app.
+   * Bound, so it can be passed around as it is.
+   *
+   * @example
+   * ```ts
+   * const me = await auth.fetch('/api/me').then((response) => response.json())
+   * ```
+   */
+  readonly fetch: typeof globalThis.fetch
+
+  readonly #options: ResolvedOptions
+  readonly #protocol: Protocol
+  readonly #store: SessionStore<Claims>
+  readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
+  readonly #scheduler: Scheduler
+  #state: SessionState<Claims> | undefined
+  /** Bumped on every change of session: an answer that started under an older epoch is stale. */
+  #epoch = 0
+  /** Bumped by logout only: a login that was waiting when it happened must not resurrect a session. */
+  #logouts = 0
+  #flight: Promise<Session<Claims>> | undefined
+  #failures = 0
+  #wakeSleeper: (() => void) | undefined
+  #destroyed = false
+  #restored = false
+
+  constructor(options: AuthClientOptions) {
+    const resolved = (this.#options = resolveOptions(options))
+    const transport = {
+      fetch: resolved.fetch,
+      clock: resolved.clock,
+      requestTimeoutMs: resolved.requestTimeoutMs,
+      credentials: resolved.credentials,
+    }
+    this.#protocol =
+      resolved.protocol === 'oauth2'
+        ? oauth2Protocol(transport, resolved.endpoints, { clientId: resolved.clientId, scope: resolved.scope })
+        : jsonProtocol(transport, resolved.endpoints)
+    this.#store = createSessionStore(resolved.storage, resolved.storageKey, (error) => this.#emit('error', error))
+    this.#scheduler = createScheduler(resolved.clock, () => void this.#refreshInBackground())
+    this.fetch = createAuthFetch({
+      fetch: resolved.fetch,
+      fallbackBase: resolved.endpoints.login,
+      allowedOrigins: resolved.allowedOrigins,
+      getAccessToken: () => this.getAccessToken(),
+      tokenAfterUnauthorized: (rejected) => this.#tokenAfterUnauthorized(rejected),
+    })
+    this.ready = this.#restore().finally(() => {
+      this.#restored = true
+    })
+  }
+
+  /**
+   * Subscribes to an event; returns the function that unsubscribes. A listener that throws is
+   * reported and changes nothing.
+   *
+   * @example
+   * ```ts
+   * const off = auth.on('session-expired', () => router.push('/login'))
+   * ```
+   */
+  on<K extends keyof AuthEvents<Claims>>(type: K, listener: Listener<AuthEvents<Claims>[K]>): () => void {
+    return this.#events.on(type, listener)
+  }
+
+  /**
+   * The current session or `null`, synchronously. The same object until the session changes.
+   *
+   * @example
+   * ```ts
+   * const name = auth.getSession()?.claims.sub
+   * ```
+   */
+  getSession(): Session<Claims> | null {
+    return this.#state?.session ?? null
+  }
+
+  /**
+   * Logs in: posts the credentials, stores the session, emits `login` and `change`.
+   * The credentials are never stored, logged or put in an event.
+   *
+   * @example
+   * ```ts
+   * const session = await auth.login({ username: 'ada', password: 'correct horse' })
+   * ```
+   * @throws {AuthError} `invalid_credentials` (400 or 401), `invalid_response`, `network`,
+   *   `timeout`, `server`, `invalid_argument`, `aborted` (logout was called meanwhile).
+   */
+  async login(credentials: Credentials): Promise<Session<Claims>> {
+    this.#assertAlive('login')
+    if (typeof credentials !== 'object' || credentials === null || Array.isArray(credentials)) {
+      throw new AuthError('invalid_argument', 'login: credentials must be an object such as { username, password }')
+    }
+    const logouts = this.#logouts
+    const tokens = await this.#protocol.login(credentials)
+    const state = createSessionState<Claims>(tokens, this.#options.clock.now())
+    if (typeof state === 'string') {
+      throw new AuthError('invalid_response', `login: the answer of ${this.#loginUrl()} is unusable: ${state}`)
+    }
+    if (this.#destroyed || logouts !== this.#logouts) {
+      void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
+      throw this.#destroyed
+        ? new AuthError('destroyed', 'login: the client was destroyed while logging in')
+        : new AuthError('aborted', 'login: logout() was called while logging in; the new session was revoked')
+    }
+    this.#failures = 0
+    this.#apply(state, 'login')
+    return state.session
+  }
+
+  /**
+   * Ends the session: at once locally (memory, storage, timers, events), then at the server
+   * (best effort). Resolves even when the server is down, telling whether it confirmed.
+   *
+   * @example
+   * ```ts
+   * const { revoked } = await auth.logout()
+   * ```
+   */
+  async logout(): Promise<LogoutResult> {
+    const state = this.#state
+    this.#logouts++
+    this.#end()
+    const cleared = this.#store.clear()
+    if (state) {
+      this.#emit('logout', { reason: 'user' })
+      this.#emit('change', null)
+    }
+    await cleared
+    if (!state) return { revoked: false }
+    return { revoked: await this.#protocol.revoke(state.session.accessToken, state.refreshToken) }
+  }
+
+  /**
+   * Forces a refresh. Concurrent calls, `getAccessToken()` and `auth.fetch` share one request.
+   *
+   * @example
+   * ```ts
+   * await auth.refresh() // e.g. after the server changed the user's roles
+   * ```
+   * @throws {AuthError} `session_expired` (emitted as `session-expired` too), `no_session`, or the
+   *   transient `network`, `timeout`, `server`, `invalid_response` after the retries a caller waits for.
+   */
+  refresh(): Promise<Session<Claims>> {
+    if (this.#destroyed) return Promise.reject(new AuthError('destroyed', 'refresh: the client was destroyed'))
+    if (!this.#state) return Promise.reject(new AuthError('no_session', 'refresh: there is no session to refresh'))
+    this.#flight ??= this.#runRefresh().finally(() => {
+      this.#flight = undefined
+    })
+    return this.#flight
+  }
+
+  /**
+   * A valid access token, refreshed first when it has less than `minTokenValidityMs` left;
+   * `null` when logged out.
+   *
+   * @example
+   * ```ts
+   * const token = await auth.getAccessToken()
+   * socket.send(JSON.stringify({ type: 'auth', token }))
+   * ```
+   * @throws {AuthError} `session_expired` when the refresh was refused; a transient code when the
+   *   token is expired and the server could not be reached.
+   */
+  async getAccessToken(): Promise<string | null> {
+    if (!this.#restored) await this.ready
+    const state = this.#state
+    if (!state) return null
+    if (this.#usable(state)) return state.session.accessToken
+    try {
+      return (await this.refresh()).accessToken
+    } catch (error) {
+      // Logged out (or destroyed) while waiting: that is "no token", not a failure.
+      if (isAuthError(error) && (error.code === 'no_session' || error.code === 'destroyed')) return null
+      throw error
+    }
+  }
+
+  /**
+   * Stops every timer, listener and channel the client holds, and removes all subscriptions.
+   * The stored session stays for the next client.
+   *
+   * @example
+   * ```ts
+   * useEffect(() => () => auth.destroy(), [])
+   * ```
+   */
+  destroy(): void {
+    this.#destroyed = true
+    this.#epoch++
+    this.#scheduler.cancel()
+    this.#wakeSleeper?.()
+    this.#events.clear()
+  }
+
+  async #restore(): Promise<Session<Claims> | null> {
+    const epoch = this.#epoch
+    const state = await this.#store.load()
+    // A login or logout that happened meanwhile is newer than whatever storage held.
+    if (epoch !== this.#epoch || this.#destroyed) return this.getSession()
+    if (!state) return null
+    this.#state = state
+    if (this.#usable(state)) {
+      this.#scheduleRefresh(state)
+      this.#emit('change', state.session)
+      return state.session
+    }
+    // Expired while the app was closed: renew before showing it; transient failures keep it.
+    try {
+      return await this.refresh()
+    } catch {
+      if (this.#state === state) this.#emit('change', state.session)
+      return this.getSession()
+    }
+  }
+
+  async #runRefresh(): Promise<Session<Claims>> {
+    for (let attempt = 1; ; attempt++) {
+      const state = this.#state
+      if (!state) throw new AuthError('no_session', 'refresh: the session ended while refreshing')
+      const epoch = this.#epoch
+      let error: AuthError
+      try {
+        const tokens = await this.#protocol.refresh(state.refreshToken)
+        if (epoch !== this.#epoch) return this.#newerSession()
+        const next = createSessionState<Claims>(tokens, this.#options.clock.now())
+        if (typeof next !== 'string') {
+          this.#failures = 0
+          // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
+          this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
+          return next.session
+        }
+        error = new AuthError('invalid_response', `refresh: the answer of ${this.#refreshUrl()} is unusable: ${next}`)
+      } catch (thrown) {
+        if (epoch !== this.#epoch) return this.#newerSession()
+        error = isAuthError(thrown)
+          ? thrown
+          : new AuthError('network', `refresh: POST ${this.#refreshUrl()} failed`, { cause: thrown })
+      }
+      if (error.code === 'session_expired') {
+        this.#expire(error)
+        throw error
+      }
+      this.#failures++
+      this.#emit('error', error)
+      const delay = retryDelay(this.#failures, error.retryAfterMs, {
+        minDelayMs: this.#options.retryMinDelayMs,
+        maxDelayMs: this.#options.retryMaxDelayMs,
+      })
+      // Nobody needs to wait while the current token still works, or once the caller's share of retries is spent.
+      if (this.#usable(state) || attempt >= this.#options.retryAttempts) {
+        this.#scheduler.schedule(this.#options.clock.now() + delay, 'retry')
+        throw error
+      }
+      await this.#sleep(delay)
+      if (epoch !== this.#epoch) return this.#newerSession()
+    }
+  }
+
+  /** The session that replaced the one a stale refresh started from, or why there is none. */
+  #newerSession(): Session<Claims> {
+    if (this.#destroyed) throw new AuthError('destroyed', 'refresh: the client was destroyed while refreshing')
+    const session = this.getSession()
+    if (!session) throw new AuthError('no_session', 'refresh: the session ended while refreshing')
+    return session
+  }
+
+  async #refreshInBackground(): Promise<void> {
+    // Errors were emitted as events already; a background refresh has no caller to reject.
+    await this.refresh().catch(noop)
+  }
+
+  async #tokenAfterUnauthorized(rejected: string): Promise<string | null> {
+    const current = this.#state?.session.accessToken
+    if (current === undefined) return null
+    // Another request's 401 already brought a new token: replay with it, no second refresh.
+    if (current !== rejected) return current
+    try {
+      return (await this.refresh()).accessToken
+    } catch {
+      return null
+    }
+  }
+
+  /** Waits between the retries a caller sits through; cut short by logout, destroy or coming back online. */
+  #sleep(ms: number): Promise<void> {
+    const { clock } = this.#options
+    const win = globalThis as unknown as Partial<EventTarget>
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clock.clearTimeout(handle)
+        win.removeEventListener?.('online', wake)
+        this.#wakeSleeper = undefined
+        resolve()
+      }
+      const handle = clock.setTimeout(wake, ms)
+      win.addEventListener?.('online', wake)
+      this.#wakeSleeper = wake
+    })
+  }
+
+  #usable(state: SessionState<Claims>): boolean {
+    return state.session.expiresAt - this.#options.clock.now() >= this.#options.minTokenValidityMs
+  }
+
+  /** When to refresh: a margin ahead of expiry, never more than half the lifetime; or at expiry when nothing can renew it. */
+  #scheduleRefresh(state: SessionState<Claims>): void {
+    const { expiresAt } = state.session
+    const canRefresh = state.refreshToken !== undefined || this.#options.protocol === 'json'
+    const margin = canRefresh
+      ? Math.min(this.#options.refreshMarginMs, (expiresAt - state.receivedAt) / 2)
+      : this.#options.minTokenValidityMs
+    this.#scheduler.schedule(expiresAt - margin, 'refresh')
+  }
+
+  #apply(state: SessionState<Claims>, event: 'login' | 'refresh'): void {
+    this.#epoch++
+    this.#state = state
+    void this.#store.save(state)
+    this.#scheduleRefresh(state)
+    this.#emit(event, state.session)
+    this.#emit('change', state.session)
+  }
+
+  /** Ends the session locally and synchronously: anything in flight is stale from here on. */
+  #end(): void {
+    this.#epoch++
+    this.#state = undefined
+    this.#failures = 0
+    this.#scheduler.cancel()
+    this.#wakeSleeper?.()
+  }
+
+  #expire(error: AuthError): void {
+    if (!this.#state) return
+    this.#end()
+    void this.#store.clear()
+    this.#emit('session-expired', { error })
+    this.#emit('change', null)
+  }
+
+  #emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void {
+    if (!this.#destroyed) this.#events.emit(type, payload)
+  }
+
+  #assertAlive(operation: string): void {
+    if (this.#destroyed) throw new AuthError('destroyed', `${operation}: the client was destroyed`)
+  }
+
+  #loginUrl(): string {
+    return this.#options.protocol === 'oauth2' ? this.#options.endpoints.token : this.#options.endpoints.login
+  }
+
+  #refreshUrl(): string {
+    return this.#options.protocol === 'oauth2' ? this.#options.endpoints.token : this.#options.endpoints.refresh
+  }
+}
+
+/**
+ * Creates the client. Checks every option once; starts no timer and touches no `window` until a
+ * session exists, so it is safe during SSR and in Node.
+ *
+ * @example
+ * ```ts
+ * import { createAuthClient } from 'tokenkeeper'
+ *
+ * const auth = createAuthClient({ baseUrl: 'https://api.example.com' })
+ * auth.on('session-expired', () => router.push('/login'))
+ * await auth.login({ username, password })
+ * const me = await auth.fetch('/api/me').then((response) => response.json())
+ * ```
+ * @throws {TypeError} naming the first bad option.
+ * @throws {AuthError} `insecure_transport` for a `baseUrl` on plain http that is not localhost.
+ */
+export function createAuthClient<Claims = JwtPayload>(options: AuthClientOptions): AuthClient<Claims> {
+  return new AuthClient<Claims>(options)
+}

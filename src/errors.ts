@@ -1,0 +1,82 @@
+/**
+ * Every way a tokenkeeper operation can fail, so callers can `switch (error.code)`.
+ *
+ * - `invalid_credentials`: the server refused the login (400 or 401).
+ * - `invalid_response`: the server answered 2xx with something that is not a usable token response.
+ * - `session_expired`: the session can no longer be renewed; the user must log in again.
+ * - `network`: the request never got an answer (offline, DNS, CORS, connection reset).
+ * - `timeout`: the request got no answer within `requestTimeoutMs`.
+ * - `server`: the server answered 5xx, 429 or another unexpected status.
+ * - `insecure_transport`: a URL on plain `http:` that is not localhost.
+ * - `storage`: the token storage threw or refused the record.
+ * - `invalid_argument`: a method was called with an argument of the wrong shape.
+ * - `no_session`: the operation needs a session and there is none (logged out, or logout won a race).
+ * - `aborted`: `logout()` was called while `login()` was still waiting for the server.
+ * - `destroyed`: the client was destroyed with `destroy()`.
+ */
+export type AuthErrorCode =
+  | 'invalid_credentials'
+  | 'invalid_response'
+  | 'session_expired'
+  | 'network'
+  | 'timeout'
+  | 'server'
+  | 'insecure_transport'
+  | 'storage'
+  | 'invalid_argument'
+  | 'no_session'
+  | 'aborted'
+  | 'destroyed'
+
+export interface AuthErrorOptions {
+  /** The underlying error, kept for debugging. */
+  cause?: unknown
+  /** The HTTP status the server answered, when there was one. */
+  status?: number
+  /** Milliseconds the server asked us to wait (`Retry-After`), when it did. */
+  retryAfterMs?: number
+}
+
+/**
+ * The one error class tokenkeeper throws and emits. Its message names the operation and the URL and
+ * never contains a token or a credential.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await auth.login({ username, password })
+ * } catch (error) {
+ *   if (isAuthError(error) && error.code === 'invalid_credentials') showWrongPassword()
+ *   else throw error
+ * }
+ * ```
+ */
+export class AuthError extends Error {
+  override name = 'AuthError' as const
+  readonly code: AuthErrorCode
+  readonly status: number | undefined
+  readonly retryAfterMs: number | undefined
+
+  constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.status = options.status
+    this.retryAfterMs = options.retryAfterMs
+  }
+}
+
+/**
+ * Tells whether `value` is an {@link AuthError}, also across realms (iframes, duplicated bundles),
+ * where `instanceof` fails.
+ *
+ * @example
+ * ```ts
+ * auth.on('error', (error) => isAuthError(error) && console.warn(error.code))
+ * ```
+ */
+export function isAuthError(value: unknown): value is AuthError {
+  return (
+    value instanceof AuthError ||
+    (value instanceof Error && value.name === 'AuthError' && typeof (value as AuthError).code === 'string')
+  )
+}

@@ -1,0 +1,146 @@
+import { jwtDecode, type JwtPayload } from 'jwt-decode'
+
+/**
+ * The session the app sees. The refresh token is deliberately not on it.
+ *
+ * @example
+ * ```ts
+ * const session = auth.getSession()
+ * if (session) console.log(session.claims.sub, new Date(session.expiresAt))
+ * ```
+ */
+export interface Session<Claims = JwtPayload> {
+  /** The access token, for the rare call that cannot go through `auth.fetch`. */
+  readonly accessToken: string
+  /** When the access token expires, in ms since the epoch on the local clock. */
+  readonly expiresAt: number
+  /** The decoded JWT payload, or `{}` for an opaque token. Not verified: display only. */
+  readonly claims: Claims
+}
+
+/** What a protocol gets back from a successful login or refresh. */
+export interface TokenResponse {
+  accessToken: string
+  refreshToken: string | undefined
+  /** `expires_in` in seconds, when the server sent it. */
+  expiresInSec: number | undefined
+}
+
+/** The client's private state for one session: the public part plus what only the client holds. */
+export interface SessionState<Claims> {
+  readonly session: Session<Claims>
+  readonly refreshToken: string | undefined
+  /** When the tokens arrived, local clock: with `expiresAt` it gives the token's lifetime. */
+  readonly receivedAt: number
+}
+
+/** The shape written to storage. Version it so a future format can tell old records apart. */
+export interface SessionRecord {
+  v: 1
+  accessToken: string
+  refreshToken?: string
+  expiresAt: number
+  receivedAt: number
+}
+
+function decodeClaims(accessToken: string): Record<string, unknown> | undefined {
+  try {
+    const claims = jwtDecode<unknown>(accessToken)
+    return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
+      ? (claims as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const numeric = (value: unknown): number | undefined =>
+  typeof value === 'number' && Number.isFinite(value) ? value : undefined
+
+/**
+ * The token's lifetime in ms, or undefined when nothing says when it expires.
+ *
+ * `expires_in` counts from arrival on the local clock, so it is immune to a wrong client clock.
+ * The JWT may only shorten it, and only through `exp - iat`, a difference of two server-clock
+ * readings; `exp` alone is compared with the local clock only when nothing else is known.
+ */
+function lifetimeMs(
+  expiresInSec: number | undefined,
+  claims: Record<string, unknown>,
+  now: number,
+): number | undefined {
+  const exp = numeric(claims.exp)
+  const iat = numeric(claims.iat)
+  const fromJwt = exp !== undefined && iat !== undefined ? (exp - iat) * 1000 : undefined
+  if (expiresInSec !== undefined) {
+    return fromJwt === undefined ? expiresInSec * 1000 : Math.min(expiresInSec * 1000, fromJwt)
+  }
+  if (fromJwt !== undefined) return fromJwt
+  return exp === undefined ? undefined : exp * 1000 - now
+}
+
+/**
+ * Builds the session state from a token response that arrived at `now`, or returns a reason it
+ * cannot be used.
+ */
+export function createSessionState<Claims>(
+  tokens: TokenResponse,
+  now: number,
+): SessionState<Claims> | string {
+  const decoded = decodeClaims(tokens.accessToken)
+  if (!decoded && tokens.expiresInSec === undefined) {
+    return 'the access token is not a JWT and no expires_in was given'
+  }
+  const claims = decoded ?? {}
+  const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
+  if (lifetime === undefined) return 'neither expires_in nor the JWT says when the token expires'
+  if (!(lifetime > 0)) return 'the access token is already expired'
+  return {
+    session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
+    refreshToken: tokens.refreshToken,
+    receivedAt: now,
+  }
+}
+
+export function toRecord(state: SessionState<unknown>): SessionRecord {
+  const record: SessionRecord = {
+    v: 1,
+    accessToken: state.session.accessToken,
+    expiresAt: state.session.expiresAt,
+    receivedAt: state.receivedAt,
+  }
+  if (state.refreshToken !== undefined) record.refreshToken = state.refreshToken
+  return record
+}
+
+const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
+
+/**
+ * Reads a session back from untrusted data (storage, another tab). Anything malformed gives
+ * `undefined`; claims are decoded again from the token rather than trusted from the record.
+ */
+export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const record = value as Partial<Record<keyof SessionRecord, unknown>>
+  const expiresAt = numeric(record.expiresAt)
+  const receivedAt = numeric(record.receivedAt)
+  if (
+    record.v !== 1 ||
+    !nonEmptyString(record.accessToken) ||
+    !(record.refreshToken === undefined || nonEmptyString(record.refreshToken)) ||
+    expiresAt === undefined ||
+    receivedAt === undefined ||
+    receivedAt >= expiresAt
+  ) {
+    return undefined
+  }
+  return {
+    session: {
+      accessToken: record.accessToken,
+      expiresAt,
+      claims: (decodeClaims(record.accessToken) ?? {}) as Claims,
+    },
+    refreshToken: record.refreshToken,
+    receivedAt,
+  }
+}

@@ -1,0 +1,225 @@
+import { http, HttpResponse, type RequestHandler } from 'msw'
+import { createJwtSigner } from './jwt.js'
+
+/** How a mock auth server behaves. Every field has a default. */
+export interface MockAuthServerOptions {
+  /** Origin (and optional path) the server answers on. @default 'https://api.example.com' */
+  baseUrl?: string
+  /** Access token lifetime in seconds, sent as `expires_in` and as `exp - iat`. @default 300 */
+  accessTokenLifetimeSec?: number
+  /** Users it accepts, name to password. @default { ada: 'lovelace' } */
+  users?: Record<string, string>
+  /** Issue a new refresh token on every refresh. @default true */
+  rotateRefreshTokens?: boolean
+  /** A refresh token used twice revokes its whole family (RFC 9700 §4.14.2). @default true */
+  reuseDetection?: boolean
+}
+
+/** A failure injected into the next refreshes. */
+export type RefreshFailure =
+  | { kind: 'server-error'; status?: number }
+  | { kind: 'invalid_grant' }
+  | { kind: 'rate-limited'; retryAfterSec: number }
+  | { kind: 'network-error' }
+
+/** What the server received, for assertions. */
+export interface MockAuthServerCounts {
+  login: number
+  refresh: number
+  logout: number
+  revoke: number
+  /** Requests to the protected API, and how many of them it answered 401. */
+  api: number
+  unauthorized: number
+  /** Refresh tokens presented a second time. */
+  reuseDetected: number
+}
+
+/** A running mock auth server. */
+export interface MockAuthServer {
+  /** The MSW handlers: `setupServer(...mock.handlers)` or `setupWorker(...mock.handlers)`. */
+  handlers: RequestHandler[]
+  /** Counters of what the server received. */
+  counts: MockAuthServerCounts
+  /** The origin-and-path it answers on. */
+  baseUrl: string
+  /** Makes the next `count` refreshes fail with `failure`, then behave again. */
+  failNextRefreshes(count: number, failure: RefreshFailure): void
+  /** Signs an access token for `sub`, as a login would, without a refresh token. */
+  issueAccessToken(sub: string, lifetimeSec?: number): Promise<string>
+  /** Revokes every refresh token family, as an admin "log out everywhere" would. */
+  revokeAllSessions(): void
+}
+
+interface Family {
+  current: string
+  revoked: boolean
+}
+
+/**
+ * An auth server made of MSW handlers: real JWTs, rotating refresh tokens with reuse detection,
+ * both wire protocols (json at /auth/*, oauth2 at /oauth/token and /oauth/revoke), a protected
+ * `GET /api/me`, failure injection and counters.
+ */
+export function createMockAuthServer(options: MockAuthServerOptions = {}): MockAuthServer {
+  const base = (options.baseUrl ?? 'https://api.example.com').replace(/\/+$/, '')
+  const lifetimeSec = options.accessTokenLifetimeSec ?? 300
+  const users = options.users ?? { ada: 'lovelace' }
+  const rotate = options.rotateRefreshTokens ?? true
+  const reuseDetection = options.reuseDetection ?? true
+  const signer = createJwtSigner()
+
+  const counts: MockAuthServerCounts = {
+    login: 0,
+    refresh: 0,
+    logout: 0,
+    revoke: 0,
+    api: 0,
+    unauthorized: 0,
+    reuseDetected: 0,
+  }
+  const failures: RefreshFailure[] = []
+  /** Every refresh token ever issued, to the family it belongs to. */
+  const families = new Map<string, Family>()
+  const revokedAccessTokens = new Set<string>()
+  let serial = 0
+
+  const newRefreshToken = (): string => `rt-${++serial}-${crypto.randomUUID()}`
+
+  async function issue(sub: string, family?: Family) {
+    const iat = Math.floor(Date.now() / 1000)
+    const accessToken = await signer.sign({ sub, iat, exp: iat + lifetimeSec, jti: crypto.randomUUID() })
+    let refreshToken = family?.current
+    if (!family || rotate) {
+      refreshToken = newRefreshToken()
+      const owner = family ?? { current: refreshToken, revoked: false }
+      owner.current = refreshToken
+      families.set(refreshToken, owner)
+      subjects.set(owner, sub)
+    }
+    return { access_token: accessToken, refresh_token: refreshToken, expires_in: lifetimeSec, token_type: 'Bearer' }
+  }
+  const subjects = new WeakMap<Family, string>()
+
+  /** The family of a usable refresh token, or why it is refused. */
+  function redeem(token: unknown): Family | 'invalid_grant' {
+    const family = typeof token === 'string' ? families.get(token) : undefined
+    if (!family || family.revoked) return 'invalid_grant'
+    if (family.current !== token) {
+      counts.reuseDetected++
+      if (reuseDetection) family.revoked = true
+      return 'invalid_grant'
+    }
+    return family
+  }
+
+  function injectedFailure(): Response | undefined {
+    const failure = failures.shift()
+    if (!failure) return undefined
+    switch (failure.kind) {
+      case 'server-error':
+        return HttpResponse.json({ error: 'server_error' }, { status: failure.status ?? 500 })
+      case 'invalid_grant':
+        return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })
+      case 'rate-limited':
+        return HttpResponse.json(
+          { error: 'slow_down' },
+          { status: 429, headers: { 'retry-after': String(failure.retryAfterSec) } },
+        )
+      case 'network-error':
+        return HttpResponse.error()
+    }
+  }
+
+  async function refresh(token: unknown): Promise<Response> {
+    counts.refresh++
+    const injected = injectedFailure()
+    if (injected) return injected
+    const family = redeem(token)
+    if (family === 'invalid_grant') return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })
+    return HttpResponse.json(await issue(subjects.get(family) ?? 'unknown', family))
+  }
+
+  function revokeFamily(token: unknown): void {
+    const family = typeof token === 'string' ? families.get(token) : undefined
+    if (family) family.revoked = true
+  }
+
+  const readJson = async (request: Request): Promise<Record<string, unknown>> => {
+    try {
+      const body: unknown = await request.json()
+      return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
+    } catch {
+      return {}
+    }
+  }
+  const readForm = async (request: Request): Promise<URLSearchParams> => new URLSearchParams(await request.text())
+  const checkPassword = (username: unknown, password: unknown): username is string =>
+    typeof username === 'string' && Object.hasOwn(users, username) && users[username] === password
+
+  const handlers: RequestHandler[] = [
+    http.post(`${base}/auth/login`, async ({ request }) => {
+      counts.login++
+      const { username, password } = await readJson(request)
+      if (!checkPassword(username, password)) return HttpResponse.json({ error: 'invalid_credentials' }, { status: 401 })
+      const tokens = await issue(username)
+      return HttpResponse.json({ accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: lifetimeSec })
+    }),
+    http.post(`${base}/auth/refresh`, async ({ request }) => {
+      const response = await refresh((await readJson(request)).refreshToken)
+      if (response.status !== 200) return response
+      const tokens = (await response.json()) as Record<string, unknown>
+      return HttpResponse.json({ accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: lifetimeSec })
+    }),
+    http.post(`${base}/auth/logout`, async ({ request }) => {
+      counts.logout++
+      revokeFamily((await readJson(request)).refreshToken)
+      const bearer = request.headers.get('authorization')?.replace(/^Bearer /, '')
+      if (bearer) revokedAccessTokens.add(bearer)
+      return new HttpResponse(null, { status: 204 })
+    }),
+    http.post(`${base}/oauth/token`, async ({ request }) => {
+      const form = await readForm(request)
+      const grant = form.get('grant_type')
+      if (grant === 'refresh_token') return refresh(form.get('refresh_token'))
+      if (grant !== 'password') return HttpResponse.json({ error: 'unsupported_grant_type' }, { status: 400 })
+      counts.login++
+      const username = form.get('username')
+      if (!checkPassword(username, form.get('password'))) return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })
+      return HttpResponse.json(await issue(username))
+    }),
+    http.post(`${base}/oauth/revoke`, async ({ request }) => {
+      counts.revoke++
+      const token = (await readForm(request)).get('token')
+      revokeFamily(token)
+      if (token) revokedAccessTokens.add(token)
+      return new HttpResponse(null, { status: 200 })
+    }),
+    http.get(`${base}/api/me`, async ({ request }) => {
+      counts.api++
+      const token = request.headers.get('authorization')?.match(/^Bearer (.+)$/)?.[1]
+      const claims = token && !revokedAccessTokens.has(token) ? await signer.verify(token) : undefined
+      if (!claims || typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) {
+        counts.unauthorized++
+        return HttpResponse.json({ error: 'invalid_token' }, { status: 401, headers: { 'www-authenticate': 'Bearer' } })
+      }
+      return HttpResponse.json({ sub: claims.sub })
+    }),
+  ]
+
+  return {
+    handlers,
+    counts,
+    baseUrl: base,
+    failNextRefreshes(count, failure) {
+      for (let i = 0; i < count; i++) failures.push(failure)
+    },
+    issueAccessToken(sub, lifetime = lifetimeSec) {
+      const iat = Math.floor(Date.now() / 1000)
+      return signer.sign({ sub, iat, exp: iat + lifetime })
+    },
+    revokeAllSessions() {
+      for (const family of families.values()) family.revoked = true
+    },
+  }
+}

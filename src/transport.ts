@@ -1,0 +1,76 @@
+import type { Clock } from './clock.js'
+import { AuthError } from './errors.js'
+
+/** What the transport needs from the client's resolved options. */
+export interface TransportConfig {
+  fetch: typeof globalThis.fetch
+  clock: Clock
+  requestTimeoutMs: number
+  credentials: RequestCredentials
+}
+
+/** A server's answer, body parsed when it was JSON. */
+export interface ServerAnswer {
+  status: number
+  ok: boolean
+  /** The parsed JSON body, or undefined when the body was empty or not JSON. */
+  body: unknown
+  retryAfterMs: number | undefined
+}
+
+/** `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/**
+ * POSTs to an auth endpoint with a timeout. Rejects with `network` or `timeout`; any HTTP answer
+ * resolves, for the protocol to judge. `operation` names the call in error messages.
+ */
+export async function postToAuthServer(
+  config: TransportConfig,
+  operation: string,
+  url: string,
+  body: string | URLSearchParams | undefined,
+  headers: Record<string, string>,
+): Promise<ServerAnswer> {
+  const controller = new AbortController()
+  const timer = config.clock.setTimeout(() => controller.abort(), config.requestTimeoutMs)
+  let response: Response
+  let text: string
+  try {
+    response = await config.fetch(url, {
+      method: 'POST',
+      headers: { accept: 'application/json', ...headers },
+      body,
+      credentials: config.credentials,
+      cache: 'no-store',
+      signal: controller.signal,
+    })
+    text = await response.text()
+  } catch (cause) {
+    throw controller.signal.aborted
+      ? new AuthError('timeout', `${operation}: POST ${url} got no answer within ${config.requestTimeoutMs} ms`, {
+          cause,
+        })
+      : new AuthError('network', `${operation}: POST ${url} failed before the server answered`, { cause })
+  } finally {
+    config.clock.clearTimeout(timer)
+  }
+  let parsed: unknown
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    parsed = undefined
+  }
+  return {
+    status: response.status,
+    ok: response.ok,
+    body: parsed,
+    retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), config.clock.now()),
+  }
+}
