@@ -85,7 +85,8 @@ export function cookieStorage(options: CookieStorageOptions = {}): TokenStorage 
         .cookie.split(';')
         .map((part) => part.trim())
         .find((part) => part.startsWith(wanted))
-      if (found === undefined) return null
+      // An empty value is a deleted cookie some engines still list; we never write one.
+      if (found === undefined || found.length === wanted.length) return null
       try {
         return decodeURIComponent(found.slice(wanted.length))
       } catch {
@@ -105,7 +106,7 @@ export function cookieStorage(options: CookieStorageOptions = {}): TokenStorage 
       cookieJar().cookie = `${pair}; ${attributes}${maxAge}`
     },
     removeItem(key) {
-      cookieJar().cookie = `${cookieName(key)}=; ${attributes}; Max-Age=0`
+      cookieJar().cookie = `${cookieName(key)}=; ${attributes}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`
     },
   }
 }

@@ -1,0 +1,26 @@
+// @vitest-environment node
+import { afterEach, describe, expect, it, vi } from 'vitest'
+
+describe('in Node, with no window', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('importing the package and creating a client neither throws nor starts a timer', async () => {
+    expect(typeof (globalThis as { window?: unknown }).window).toBe('undefined')
+    vi.useFakeTimers()
+    const { createAuthClient } = await import('../src/index.js')
+    const auth = createAuthClient({ baseUrl: 'https://api.example.com' })
+    expect(await auth.ready).toBeNull()
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await auth.getAccessToken()).toBeNull()
+    auth.destroy()
+  })
+
+  it('the built ESM and CJS bundles load in Node', async () => {
+    const esm = await import('../dist/index.js')
+    expect(typeof esm.createAuthClient).toBe('function')
+    const { createRequire } = await import('node:module')
+    const cjs = createRequire(import.meta.url)('../dist/index.cjs') as typeof esm
+    expect(typeof cjs.createAuthClient).toBe('function')
+    expect(new cjs.AuthError('network', 'x').code).toBe('network')
+  })
+})

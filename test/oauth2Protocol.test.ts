@@ -1,0 +1,69 @@
+import { http, HttpResponse } from 'msw'
+import { describe, expect, it } from 'vitest'
+import { systemClock } from '../src/clock.js'
+import { oauth2Protocol } from '../src/protocols/oauth2.js'
+import { BASE_URL, useMockAuthServer } from './helpers.js'
+
+const { server } = useMockAuthServer()
+
+const endpoints = { token: `${BASE_URL}/oauth/token`, revocation: `${BASE_URL}/oauth/revoke` }
+const protocol = (clientId?: string) =>
+  oauth2Protocol(
+    { fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs: 1_000, credentials: 'same-origin' },
+    endpoints,
+    { clientId, scope: 'openid offline_access' },
+  )
+
+function captureForms(url: string, answer: () => Response) {
+  const forms: Record<string, string>[] = []
+  server.use(
+    http.post(url, async ({ request }) => {
+      expect(request.headers.get('content-type')).toBe('application/x-www-form-urlencoded')
+      forms.push(Object.fromEntries(new URLSearchParams(await request.text())))
+      return answer()
+    }),
+  )
+  return forms
+}
+
+describe('oauth2Protocol', () => {
+  it('logs in with a form-encoded password grant carrying client_id and scope', async () => {
+    const forms = captureForms(endpoints.token, () => HttpResponse.json({ access_token: 'a', refresh_token: 'r', expires_in: 60 }))
+    await protocol('spa').login({ username: 'ada', password: 'pw' })
+    expect(forms).toEqual([{ grant_type: 'password', username: 'ada', password: 'pw', scope: 'openid offline_access', client_id: 'spa' }])
+  })
+
+  it('refreshes with grant_type=refresh_token', async () => {
+    const forms = captureForms(endpoints.token, () => HttpResponse.json({ access_token: 'a2', expires_in: 60 }))
+    await protocol().refresh('rt')
+    expect(forms).toEqual([{ grant_type: 'refresh_token', refresh_token: 'rt' }])
+  })
+
+  it('maps invalid_grant at login to invalid_credentials, and at refresh to session_expired', async () => {
+    server.use(http.post(endpoints.token, () => HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })))
+    await expect(protocol().login({ username: 'ada', password: 'x' })).rejects.toMatchObject({ code: 'invalid_credentials' })
+    await expect(protocol().refresh('rt')).rejects.toMatchObject({ code: 'session_expired' })
+  })
+
+  it('rejects a login without string username and password before any request', async () => {
+    await expect(protocol().login({ username: 'ada' })).rejects.toMatchObject({ code: 'invalid_argument' })
+  })
+
+  it('expires at once when there is no refresh token to use', async () => {
+    await expect(protocol().refresh(undefined)).rejects.toMatchObject({ code: 'session_expired' })
+  })
+
+  it('revokes the refresh token, then the access token, with token_type_hint (RFC 7009)', async () => {
+    const forms = captureForms(endpoints.revocation, () => new HttpResponse(null, { status: 200 }))
+    expect(await protocol('spa').revoke('access-1', 'refresh-1')).toBe(true)
+    expect(forms).toEqual([
+      { token: 'refresh-1', token_type_hint: 'refresh_token', client_id: 'spa' },
+      { token: 'access-1', token_type_hint: 'access_token', client_id: 'spa' },
+    ])
+  })
+
+  it('reports an unconfirmed revocation when the server answers 503', async () => {
+    captureForms(endpoints.revocation, () => new HttpResponse(null, { status: 503 }))
+    expect(await protocol().revoke('a', 'r')).toBe(false)
+  })
+})
