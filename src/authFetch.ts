@@ -63,7 +63,8 @@ export function createAuthFetch(deps: AuthFetchDeps): typeof globalThis.fetch {
 
     const fresh = await deps.tokenAfterUnauthorized(token)
     if (fresh === null || fresh === token) return response
-    await response.body?.cancel().catch(() => undefined) // release the connection of the discarded answer
+    // Release the discarded answer's connection; some engines never settle this promise, so no await.
+    response.body?.cancel().catch(() => undefined)
     headers.set('authorization', `Bearer ${fresh}`)
     return deps.fetch(replayTarget, { ...init, headers })
   }

@@ -39,19 +39,31 @@ export async function postToAuthServer(
   headers: Record<string, string>,
 ): Promise<ServerAnswer> {
   const controller = new AbortController()
-  const timer = config.clock.setTimeout(() => controller.abort(), config.requestTimeoutMs)
+  // Settle on the timeout ourselves too: a custom fetch may ignore the signal, and must not hang us.
+  let onTimeout: () => void = () => undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    onTimeout = () => reject(new Error('timeout'))
+  })
+  timedOut.catch(() => undefined)
+  const timer = config.clock.setTimeout(() => {
+    controller.abort()
+    onTimeout()
+  }, config.requestTimeoutMs)
   let response: Response
   let text: string
   try {
-    response = await config.fetch(url, {
-      method: 'POST',
-      headers: { accept: 'application/json', ...headers },
-      body,
-      credentials: config.credentials,
-      cache: 'no-store',
-      signal: controller.signal,
-    })
-    text = await response.text()
+    const exchange = async (): Promise<[Response, string]> => {
+      const answer = await config.fetch(url, {
+        method: 'POST',
+        headers: { accept: 'application/json', ...headers },
+        body,
+        credentials: config.credentials,
+        cache: 'no-store',
+        signal: controller.signal,
+      })
+      return [answer, await answer.text()]
+    }
+    ;[response, text] = await Promise.race([exchange(), timedOut])
   } catch (cause) {
     throw controller.signal.aborted
       ? new AuthError('timeout', `${operation}: POST ${url} got no answer within ${config.requestTimeoutMs} ms`, {

@@ -1,5 +1,5 @@
 import { setupServer } from 'msw/node'
-import { afterAll, afterEach, beforeAll } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
 import { createMockAuthServer, type MockAuthServerOptions } from '../src/testing/mockAuthServer.js'
 
 export const BASE_URL = 'https://api.example.com'
@@ -19,7 +19,13 @@ export function useMockAuthServer(options: MockAuthServerOptions = {}) {
   })
   afterAll(() => server.close())
   server.use(...current.handlers)
-  return { server, mock: () => current }
+  /** Swaps in a server with other options for the current test. */
+  const configure = (overrides: MockAuthServerOptions) => {
+    current = createMockAuthServer({ baseUrl: BASE_URL, ...options, ...overrides })
+    server.use(...current.handlers)
+    return current
+  }
+  return { server, mock: () => current, configure }
 }
 
 /** The values an event emitted, in order. */
@@ -33,4 +39,46 @@ export function record<T>(subscribe: (listener: (payload: T) => void) => unknown
 export function serialize(value: unknown): string {
   if (value instanceof Error) return `${value.name}: ${value.message} ${serialize((value as { cause?: unknown }).cause ?? '')}`
   return JSON.stringify(value) ?? String(value)
+}
+
+/**
+ * Fake timers move time, but a mock server's answer also needs real work (WebCrypto signs on a
+ * worker thread). `network()` counts the fetches in flight (through the global fetch, which MSW
+ * patched); `settle()` lets them all finish without moving the clock, and `elapse(ms)` moves the
+ * clock in steps, settling after each.
+ */
+export function network() {
+  let inFlight = 0
+  beforeEach(() => {
+    inFlight = 0
+    const patched = globalThis.fetch
+    vi.stubGlobal('fetch', (input: RequestInfo | URL, init?: RequestInit) => {
+      inFlight++
+      let done = false
+      const end = () => {
+        if (!done) inFlight--
+        done = true
+      }
+      // A request the client gave up on counts as finished, whether or not the mock ever answers.
+      init?.signal?.addEventListener('abort', end)
+      return patched(input, init).finally(end)
+    })
+  })
+  const settle = async () => {
+    // Reading the body and acting on it take a few more turns: wait for a run of quiet turns.
+    for (let round = 0, quiet = 0; round < 10_000; round++) {
+      await vi.advanceTimersByTimeAsync(0)
+      await new Promise((resolve) => setImmediate(resolve))
+      quiet = inFlight === 0 ? quiet + 1 : 0
+      if (quiet >= 10) return
+    }
+    throw new Error('requests still in flight after 10,000 rounds')
+  }
+  const elapse = async (ms: number, stepMs = 1_000) => {
+    for (let left = ms; left > 0; left -= stepMs) {
+      await vi.advanceTimersByTimeAsync(Math.min(stepMs, left))
+      await settle()
+    }
+  }
+  return { settle, elapse }
 }

@@ -1,0 +1,246 @@
+import { http, HttpResponse } from 'msw'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createAuthClient, type AuthClientOptions } from '../src/index.js'
+import { BASE_URL, useMockAuthServer } from './helpers.js'
+
+const { server, mock } = useMockAuthServer()
+const ADA = { username: 'ada', password: 'lovelace' }
+
+const clients: { destroy(): void }[] = []
+async function loggedIn(options: Partial<AuthClientOptions> = {}) {
+  const auth = createAuthClient({ baseUrl: BASE_URL, ...options })
+  clients.push(auth)
+  const session = await auth.login(ADA)
+  return { auth, session }
+}
+afterEach(() => {
+  for (const auth of clients.splice(0)) auth.destroy()
+})
+
+/** Answers every method on `origin` with what it received, for assertions. */
+function echo(origin: string) {
+  const seen: { url: string; authorization: string | null }[] = []
+  server.use(
+    http.all(`${origin}/*`, ({ request }) => {
+      seen.push({ url: request.url, authorization: request.headers.get('authorization') })
+      return HttpResponse.json({ ok: true })
+    }),
+  )
+  return seen
+}
+
+describe('auth.fetch: where the token goes', () => {
+  it('attaches the bearer token to the auth server origin', async () => {
+    const { auth, session } = await loggedIn()
+    const seen = echo(BASE_URL)
+    await auth.fetch(`${BASE_URL}/api/things?page=2`)
+    expect(seen).toEqual([{ url: `${BASE_URL}/api/things?page=2`, authorization: `Bearer ${session.accessToken}` }])
+  })
+
+  it("attaches it to the page's own origin, resolving relative URLs against the page", async () => {
+    const { auth, session } = await loggedIn()
+    const seen = echo('https://app.example.com')
+    await auth.fetch('/api/profile')
+    expect(seen).toEqual([{ url: 'https://app.example.com/api/profile', authorization: `Bearer ${session.accessToken}` }])
+  })
+
+  it.each([
+    ['a look-alike suffix', 'https://api.example.com.evil.io'],
+    ['plain http on the same host', 'http://api.example.com'],
+    ['another port of the same host', 'https://api.example.com:8443'],
+    ['a subdomain', 'https://eu.api.example.com'],
+  ])('sends no token to %s (%s)', async (_, origin) => {
+    const { auth } = await loggedIn()
+    const seen = echo(new URL(origin).origin)
+    const response = await auth.fetch(`${origin}/api/me`)
+    expect(response.status).toBe(200)
+    expect(seen).toHaveLength(1)
+    expect(seen[0]!.authorization).toBeNull()
+  })
+
+  it('sends nothing at all for a URL whose userinfo hides another host (api.example.com@evil.io)', async () => {
+    const { auth } = await loggedIn()
+    const evil = echo('https://evil.io')
+    // The host is evil.io; fetch itself refuses URLs with credentials, and nothing leaves.
+    await expect(auth.fetch('https://api.example.com@evil.io/api/me')).rejects.toThrow()
+    expect(evil).toEqual([])
+  })
+
+  it('follows allowedOrigins exactly when given', async () => {
+    const { auth, session } = await loggedIn({ allowedOrigins: ['https://data.example.com'] })
+    const data = echo('https://data.example.com')
+    const api = echo(BASE_URL)
+    await auth.fetch('https://data.example.com/x')
+    await auth.fetch(`${BASE_URL}/x`)
+    expect(data[0]!.authorization).toBe(`Bearer ${session.accessToken}`)
+    expect(api[0]!.authorization).toBeNull()
+  })
+
+  it('never puts the token in the URL', async () => {
+    const { auth, session } = await loggedIn()
+    const seen = echo(BASE_URL)
+    await auth.fetch(`${BASE_URL}/api/x`, { method: 'POST', body: 'a=1' })
+    expect(seen[0]!.url).not.toContain(session.accessToken)
+  })
+
+  it('keeps the headers the app set, and an Authorization the app chose itself', async () => {
+    const { auth, session } = await loggedIn()
+    let headers: Headers | undefined
+    server.use(
+      http.get(`${BASE_URL}/api/h`, ({ request }) => {
+        headers = request.headers
+        return HttpResponse.json({})
+      }),
+    )
+    await auth.fetch(`${BASE_URL}/api/h`, { headers: { 'x-trace': '1' } })
+    expect(headers!.get('x-trace')).toBe('1')
+    expect(headers!.get('authorization')).toBe(`Bearer ${session.accessToken}`)
+    await auth.fetch(`${BASE_URL}/api/h`, { headers: { authorization: 'Basic abc' } })
+    expect(headers!.get('authorization')).toBe('Basic abc')
+  })
+
+  it('takes a Request object, keeping its method, headers and body', async () => {
+    const { auth, session } = await loggedIn()
+    let got: { method: string; type: string | null; body: unknown; authorization: string | null } | undefined
+    server.use(
+      http.put(`${BASE_URL}/api/items/1`, async ({ request }) => {
+        got = {
+          method: request.method,
+          type: request.headers.get('content-type'),
+          body: await request.json(),
+          authorization: request.headers.get('authorization'),
+        }
+        return HttpResponse.json({})
+      }),
+    )
+    await auth.fetch(new Request(`${BASE_URL}/api/items/1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"n":1}' }))
+    expect(got).toEqual({ method: 'PUT', type: 'application/json', body: { n: 1 }, authorization: `Bearer ${session.accessToken}` })
+  })
+
+  it('a request made after logout carries no token', async () => {
+    const { auth } = await loggedIn()
+    await auth.logout()
+    const seen = echo(BASE_URL)
+    await auth.fetch(`${BASE_URL}/api/me`)
+    expect(seen[0]!.authorization).toBeNull()
+  })
+
+  it('goes out untouched when logged out, without waiting for a refresh', async () => {
+    const auth = createAuthClient({ baseUrl: BASE_URL })
+    clients.push(auth)
+    const seen = echo(BASE_URL)
+    expect((await auth.fetch(`${BASE_URL}/api/public`)).status).toBe(200)
+    expect(seen[0]!.authorization).toBeNull()
+    expect(mock().counts.refresh).toBe(0)
+  })
+})
+
+describe('auth.fetch: 401 and replay', () => {
+  it('a POST with a JSON body is replayed intact after a 401', async () => {
+    const { auth, session } = await loggedIn()
+    const bodies: unknown[] = []
+    server.use(
+      http.post(`${BASE_URL}/api/orders`, async ({ request }) => {
+        bodies.push(await request.json())
+        return request.headers.get('authorization') === `Bearer ${session.accessToken}`
+          ? new HttpResponse(null, { status: 401 })
+          : HttpResponse.json({ created: true }, { status: 201 })
+      }),
+    )
+    const response = await auth.fetch(`${BASE_URL}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ item: 'tea', qty: 2 }),
+    })
+    expect(response.status).toBe(201)
+    expect(bodies).toEqual([
+      { item: 'tea', qty: 2 },
+      { item: 'tea', qty: 2 },
+    ])
+    expect(mock().counts.refresh).toBe(1)
+  })
+
+  it('replays a Request object with its body after a 401 (cloned before sending)', async () => {
+    const { auth, session } = await loggedIn()
+    const bodies: string[] = []
+    server.use(
+      http.post(`${BASE_URL}/api/upload`, async ({ request }) => {
+        bodies.push(await request.text())
+        return request.headers.get('authorization') === `Bearer ${session.accessToken}`
+          ? new HttpResponse(null, { status: 401 })
+          : HttpResponse.json({})
+      }),
+    )
+    const response = await auth.fetch(new Request(`${BASE_URL}/api/upload`, { method: 'POST', body: 'payload-1' }))
+    expect(response.status).toBe(200)
+    expect(bodies).toEqual(['payload-1', 'payload-1'])
+  })
+
+  it('a second 401 is returned as it is', async () => {
+    const { auth } = await loggedIn()
+    let calls = 0
+    server.use(
+      http.get(`${BASE_URL}/api/admin`, () => {
+        calls++
+        return HttpResponse.json({ error: 'nope' }, { status: 401 })
+      }),
+    )
+    const response = await auth.fetch(`${BASE_URL}/api/admin`)
+    expect(response.status).toBe(401)
+    expect(await response.json()).toEqual({ error: 'nope' })
+    expect(calls).toBe(2)
+    expect(mock().counts.refresh).toBe(1)
+  })
+
+  it('a 403 triggers nothing', async () => {
+    const { auth } = await loggedIn()
+    let calls = 0
+    server.use(
+      http.get(`${BASE_URL}/api/forbidden`, () => {
+        calls++
+        return new HttpResponse(null, { status: 403 })
+      }),
+    )
+    expect((await auth.fetch(`${BASE_URL}/api/forbidden`)).status).toBe(403)
+    expect(calls).toBe(1)
+    expect(mock().counts.refresh).toBe(0)
+  })
+
+  it('a 401 from an origin that got no token is returned without a refresh', async () => {
+    const { auth } = await loggedIn()
+    server.use(http.get('https://other.example.net/x', () => new HttpResponse(null, { status: 401 })))
+    expect((await auth.fetch('https://other.example.net/x')).status).toBe(401)
+    expect(mock().counts.refresh).toBe(0)
+  })
+
+  it('a 401 whose refresh is refused returns the 401 and ends the session', async () => {
+    const { auth } = await loggedIn()
+    const expired: unknown[] = []
+    auth.on('session-expired', (payload) => expired.push(payload))
+    mock().failNextRefreshes(1, { kind: 'invalid_grant' })
+    server.use(http.get(`${BASE_URL}/api/x`, () => new HttpResponse(null, { status: 401 })))
+    expect((await auth.fetch(`${BASE_URL}/api/x`)).status).toBe(401)
+    expect(expired).toHaveLength(1)
+    expect(auth.getSession()).toBeNull()
+  })
+
+  it('does not replay a streamed body, which can be read only once', async () => {
+    const { auth } = await loggedIn()
+    let calls = 0
+    server.use(
+      http.post(`${BASE_URL}/api/stream`, () => {
+        calls++
+        return new HttpResponse(null, { status: 401 })
+      }),
+    )
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('chunk'))
+        controller.close()
+      },
+    })
+    const response = await auth.fetch(`${BASE_URL}/api/stream`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+    expect(response.status).toBe(401)
+    expect(calls).toBe(1)
+  })
+})
