@@ -16,7 +16,9 @@ describe('in Node, with no window', () => {
   })
 
   it('the built ESM and CJS bundles load in Node', async () => {
-    const esm = await import('../dist/index.js')
+    // Paths in variables: the type check runs before the build, when dist/ may not exist yet.
+    const built = '../dist/index.js'
+    const esm = (await import(/* @vite-ignore */ built)) as typeof import('../src/index.js')
     expect(typeof esm.createAuthClient).toBe('function')
     const { createRequire } = await import('node:module')
     const cjs = createRequire(import.meta.url)('../dist/index.cjs') as typeof esm
