@@ -1,6 +1,8 @@
 import type { JwtPayload } from 'jwt-decode'
 import { createAuthFetch } from './authFetch.js'
 import { retryDelay } from './backoff.js'
+import { createCrossTabSync, type CrossTabSync } from './crossTab/crossTabSync.js'
+import { sessionOf, type TabMessage } from './crossTab/tabMessage.js'
 import { createEmitter, type Emitter, type Listener } from './emitter.js'
 import { AuthError, isAuthError } from './errors.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
@@ -8,7 +10,7 @@ import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
 import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
-import { createSessionState, type Session, type SessionState } from './session.js'
+import { createSessionState, toRecord, type Session, type SessionState } from './session.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /** Why a session ended through `logout()`: here, or in another tab. */
@@ -69,8 +71,15 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
   #state: SessionState<Claims> | undefined
-  /** Bumped on every change of session: an answer that started under an older epoch is stale. */
-  #epoch = 0
+  /**
+   * The generation of this tab's state, bumped on every change and shared across tabs: an answer
+   * that started under an older generation is stale, and so is another tab's older message.
+   */
+  #gen = 0
+  /** The tab that produced the current generation. */
+  #origin = ''
+  readonly #tabId = Math.random().toString(36).slice(2) + Date.now().toString(36)
+  readonly #sync: CrossTabSync | undefined
   /** Bumped by logout only: a login that was waiting when it happened must not resurrect a session. */
   #logouts = 0
   #flight: Promise<Session<Claims>> | undefined
@@ -93,6 +102,28 @@ export class AuthClient<Claims = JwtPayload> {
         : jsonProtocol(transport, resolved.endpoints)
     this.#store = createSessionStore(resolved.storage, resolved.storageKey, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(resolved.clock, () => void this.#refreshInBackground())
+    // Cross-tab only in a browser: in Node a BroadcastChannel would keep the process alive.
+    this.#sync =
+      resolved.crossTab && typeof window !== 'undefined'
+        ? createCrossTabSync(
+            {
+              tabId: this.#tabId,
+              gen: () => this.#gen,
+              origin: () => this.#origin,
+              record: () => this.#state && toRecord(this.#state),
+              adopt: (change) => this.#adopt(change),
+              refresh: () => this.refresh(),
+            },
+            {
+              name: `tokenkeeper:${resolved.storageKey}`,
+              clock: resolved.clock,
+              locks: resolved.locks,
+              lockTimeoutMs: resolved.lockTimeoutMs,
+              requestTimeoutMs: resolved.requestTimeoutMs,
+              syncTimeoutMs: resolved.tabSyncTimeoutMs,
+            },
+          )
+        : undefined
     this.fetch = createAuthFetch({
       fetch: resolved.fetch,
       fallbackBase: resolved.endpoints.login,
@@ -158,9 +189,7 @@ export class AuthClient<Claims = JwtPayload> {
         ? new AuthError('destroyed', 'login: the client was destroyed while logging in')
         : new AuthError('aborted', 'login: logout() was called while logging in; the new session was revoked')
     }
-    this.#failures = 0
-    this.#apply(state, 'login')
-    return state.session
+    return this.#apply(state, 'login')
   }
 
   /**
@@ -175,12 +204,13 @@ export class AuthClient<Claims = JwtPayload> {
   async logout(): Promise<LogoutResult> {
     const state = this.#state
     this.#logouts++
-    this.#end()
+    this.#end(this.#gen + 1, this.#tabId)
     const cleared = this.#store.clear()
     if (state) {
       this.#emit('logout', { reason: 'user' })
       this.#emit('change', null)
     }
+    this.#sync?.publish({ type: 'logout', from: this.#tabId, gen: this.#gen })
     await cleared
     if (!state) return { revoked: false }
     return { revoked: await this.#protocol.revoke(state.session.accessToken, state.refreshToken) }
@@ -242,18 +272,25 @@ export class AuthClient<Claims = JwtPayload> {
    */
   destroy(): void {
     this.#destroyed = true
-    this.#epoch++
+    this.#gen++
     this.#scheduler.cancel()
     this.#wakeSleeper?.()
+    this.#sync?.close()
     this.#events.clear()
   }
 
   async #restore(): Promise<Session<Claims> | null> {
-    const epoch = this.#epoch
+    const gen = this.#gen
     const state = await this.#store.load()
-    // A login or logout that happened meanwhile is newer than whatever storage held.
-    if (epoch !== this.#epoch || this.#destroyed) return this.getSession()
-    if (!state) return null
+    // A login, logout or another tab's session that arrived meanwhile is newer than storage.
+    if (gen !== this.#gen || this.#destroyed) return this.getSession()
+    if (!state) {
+      // Memory and sessionStorage are per tab: another tab may hold the session.
+      await this.#sync?.askSiblings()
+      return this.getSession()
+    }
+    this.#gen = state.gen
+    this.#origin = ''
     this.#state = state
     if (this.#usable(state)) {
       this.#scheduleRefresh(state)
@@ -273,26 +310,31 @@ export class AuthClient<Claims = JwtPayload> {
     for (let attempt = 1; ; attempt++) {
       const state = this.#state
       if (!state) throw new AuthError('no_session', 'refresh: the session ended while refreshing')
-      const epoch = this.#epoch
+      const gen = this.#gen
       let error: AuthError
       try {
+        // Only one tab sends the refresh token; the others get the result from it.
+        if (this.#sync && !(await this.#sync.clearToRefresh(gen))) return this.#newerSession()
+        if (gen !== this.#gen) return this.#newerSession()
         const tokens = await this.#protocol.refresh(state.refreshToken)
-        if (epoch !== this.#epoch) return this.#newerSession()
+        if (gen !== this.#gen) return this.#newerSession()
         const next = createSessionState<Claims>(tokens, this.#options.clock.now())
         if (typeof next !== 'string') {
           this.#failures = 0
           // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-          this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
-          return next.session
+          return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
         }
         error = new AuthError('invalid_response', `refresh: the answer of ${this.#refreshUrl()} is unusable: ${next}`)
       } catch (thrown) {
-        if (epoch !== this.#epoch) return this.#newerSession()
+        if (gen !== this.#gen) return this.#newerSession()
         error = isAuthError(thrown)
           ? thrown
           : new AuthError('network', `refresh: POST ${this.#refreshUrl()} failed`, { cause: thrown })
       }
       if (error.code === 'session_expired') {
+        // Refused here, but another tab may hold a newer session (say, a leader we took over from).
+        await this.#sync?.askSiblings()
+        if (gen !== this.#gen) return this.#newerSession()
         this.#expire(error)
         throw error
       }
@@ -308,7 +350,7 @@ export class AuthClient<Claims = JwtPayload> {
         throw error
       }
       await this.#sleep(delay)
-      if (epoch !== this.#epoch) return this.#newerSession()
+      if (gen !== this.#gen) return this.#newerSession()
     }
   }
 
@@ -368,18 +410,26 @@ export class AuthClient<Claims = JwtPayload> {
     this.#scheduler.schedule(expiresAt - margin, 'refresh')
   }
 
-  #apply(state: SessionState<Claims>, event: 'login' | 'refresh'): void {
-    this.#epoch++
+  #apply(fresh: SessionState<Claims>, event: 'login' | 'refresh'): Session<Claims> {
+    const state = { ...fresh, gen: this.#gen + 1 }
+    this.#gen = state.gen
+    this.#origin = this.#tabId
     this.#state = state
-    void this.#store.save(state)
+    this.#failures = 0
+    // Other tabs hear of it once it is stored, so one that reads storage finds it.
+    void this.#store.save(state).then(() =>
+      this.#sync?.publish({ type: 'session', from: this.#tabId, gen: state.gen, cause: event, record: toRecord(state) }),
+    )
     this.#scheduleRefresh(state)
     this.#emit(event, state.session)
     this.#emit('change', state.session)
+    return state.session
   }
 
-  /** Ends the session locally and synchronously: anything in flight is stale from here on. */
-  #end(): void {
-    this.#epoch++
+  /** Ends the session locally and synchronously, as generation `gen`: anything in flight is stale from here on. */
+  #end(gen: number, origin: string): void {
+    this.#gen = gen
+    this.#origin = origin
     this.#state = undefined
     this.#failures = 0
     this.#scheduler.cancel()
@@ -388,10 +438,44 @@ export class AuthClient<Claims = JwtPayload> {
 
   #expire(error: AuthError): void {
     if (!this.#state) return
-    this.#end()
+    this.#end(this.#gen + 1, this.#tabId)
     void this.#store.clear()
     this.#emit('session-expired', { error })
     this.#emit('change', null)
+    this.#sync?.publish({ type: 'expired', from: this.#tabId, gen: this.#gen })
+  }
+
+  /** Takes on a newer state from another tab, and emits what it means here. */
+  #adopt(change: Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>): void {
+    const had = this.#state !== undefined
+    if (change.type !== 'session') {
+      this.#end(change.gen, change.from)
+      void this.#store.clear()
+      if (!had) return
+      if (change.type === 'logout') this.#emit('logout', { reason: 'other-tab' })
+      else this.#emit('session-expired', { error: new AuthError('session_expired', 'refresh: the session was refused in another tab') })
+      this.#emit('change', null)
+      return
+    }
+    const state = sessionOf<Claims>(change)
+    if (!state) {
+      // The storage-event channel carries no tokens: the session is in the shared storage.
+      void this.#store.load().then((stored) => {
+        if (stored && stored.gen === change.gen && this.#gen < change.gen) this.#adopt({ ...change, record: toRecord(stored) })
+      })
+      return
+    }
+    this.#gen = change.gen
+    this.#origin = change.from
+    this.#state = state
+    this.#failures = 0
+    this.#wakeSleeper?.()
+    void this.#store.save(state)
+    this.#scheduleRefresh(state)
+    // A session answered to "hello" is, for a tab that had none, what a restore is: a change only.
+    const event = change.cause === 'sync' ? (had ? 'refresh' : undefined) : change.cause
+    if (event) this.#emit(event, state.session)
+    this.#emit('change', state.session)
   }
 
   #emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void {

@@ -76,6 +76,20 @@ export interface AuthClientOptions {
   fetch?: typeof globalThis.fetch
   /** Timers and the clock, for tests. @default the platform's `Date.now` and `setTimeout` */
   clock?: Clock
+  /**
+   * Keep one session across the tabs of this origin: logins, refreshes and logouts reach every
+   * tab, one tab refreshes for all, and a new tab gets the session from the others. @default true
+   */
+  crossTab?: boolean
+  /** How long a tab waits for the refreshing tab to answer before taking over from it. @default 10_000 */
+  lockTimeoutMs?: number
+  /** How long a starting tab waits for the other tabs to send their session. @default 150 */
+  tabSyncTimeoutMs?: number
+  /**
+   * The Web Locks used to pick the one tab that refreshes; `null` runs without them (a claim
+   * window over the tab channel instead). @default navigator.locks
+   */
+  locks?: LockManager | null
 }
 
 /** The defaults of every option that has one. */
@@ -90,6 +104,9 @@ export const defaults = {
   retryMinDelayMs: 1_000,
   retryMaxDelayMs: 60_000,
   retryAttempts: 3,
+  crossTab: true,
+  lockTimeoutMs: 10_000,
+  tabSyncTimeoutMs: 150,
 } as const satisfies Partial<AuthClientOptions>
 
 const defaultEndpoints = {
@@ -115,6 +132,10 @@ export interface ResolvedOptions {
   retryAttempts: number
   fetch: typeof globalThis.fetch
   clock: Clock
+  crossTab: boolean
+  lockTimeoutMs: number
+  tabSyncTimeoutMs: number
+  locks: LockManager | undefined
 }
 
 const bad = (name: string, expected: string, value: unknown): TypeError =>
@@ -196,13 +217,18 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   for (const name of ['refreshMarginMs', 'minTokenValidityMs', 'retryMinDelayMs'] as const) {
     if (!nonNegativeNumber(merged[name])) throw bad(name, 'a number of milliseconds ≥ 0', merged[name])
   }
-  for (const name of ['requestTimeoutMs', 'retryMaxDelayMs'] as const) {
+  for (const name of ['requestTimeoutMs', 'retryMaxDelayMs', 'lockTimeoutMs', 'tabSyncTimeoutMs'] as const) {
     if (!positiveNumber(merged[name])) throw bad(name, 'a number of milliseconds > 0', merged[name])
   }
   if (!(Number.isInteger(merged.retryAttempts) && merged.retryAttempts >= 1)) {
     throw bad('retryAttempts', 'an integer ≥ 1', merged.retryAttempts)
   }
   if (merged.fetch !== undefined && typeof merged.fetch !== 'function') throw bad('fetch', 'a function', merged.fetch)
+  if (typeof merged.crossTab !== 'boolean') throw bad('crossTab', 'a boolean', merged.crossTab)
+  const locks = options.locks === undefined ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks : options.locks
+  if (locks !== null && locks !== undefined && typeof locks.request !== 'function') {
+    throw bad('locks', 'a LockManager (navigator.locks) or null', locks)
+  }
   const clock = merged.clock ?? systemClock
   if (typeof clock !== 'object' || clock === null || !['now', 'setTimeout', 'clearTimeout'].every((k) => typeof (clock as unknown as Record<string, unknown>)[k] === 'function')) {
     throw bad('clock', 'an object with now, setTimeout and clearTimeout', clock)
@@ -239,6 +265,10 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     retryAttempts: merged.retryAttempts,
     fetch: merged.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     clock,
+    crossTab: merged.crossTab,
+    lockTimeoutMs: merged.lockTimeoutMs,
+    tabSyncTimeoutMs: merged.tabSyncTimeoutMs,
+    locks: locks ?? undefined,
   }
 }
 

@@ -32,6 +32,8 @@ export interface SessionState<Claims> {
   readonly refreshToken: string | undefined
   /** When the tokens arrived, local clock: with `expiresAt` it gives the token's lifetime. */
   readonly receivedAt: number
+  /** The cross-tab generation that produced this session (see crossTab/crossTabSync.ts). */
+  readonly gen: number
 }
 
 /** The shape written to storage. Version it so a future format can tell old records apart. */
@@ -41,6 +43,7 @@ export interface SessionRecord {
   refreshToken?: string
   expiresAt: number
   receivedAt: number
+  gen?: number
 }
 
 function decodeClaims(accessToken: string): Record<string, unknown> | undefined {
@@ -99,6 +102,7 @@ export function createSessionState<Claims>(
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,
     receivedAt: now,
+    gen: 0,
   }
 }
 
@@ -108,6 +112,7 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     accessToken: state.session.accessToken,
     expiresAt: state.session.expiresAt,
     receivedAt: state.receivedAt,
+    gen: state.gen,
   }
   if (state.refreshToken !== undefined) record.refreshToken = state.refreshToken
   return record
@@ -130,7 +135,8 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !(record.refreshToken === undefined || nonEmptyString(record.refreshToken)) ||
     expiresAt === undefined ||
     receivedAt === undefined ||
-    receivedAt >= expiresAt
+    receivedAt >= expiresAt ||
+    !(record.gen === undefined || (Number.isSafeInteger(record.gen) && (record.gen as number) >= 0))
   ) {
     return undefined
   }
@@ -142,5 +148,6 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     },
     refreshToken: record.refreshToken,
     receivedAt,
+    gen: (record.gen as number | undefined) ?? 0,
   }
 }

@@ -8,7 +8,7 @@ const ADA = { username: 'ada', password: 'lovelace' }
 
 const clients: { destroy(): void }[] = []
 async function loggedIn(options: Partial<AuthClientOptions> = {}) {
-  const auth = createAuthClient({ baseUrl: BASE_URL, ...options })
+  const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options })
   clients.push(auth)
   const session = await auth.login(ADA)
   return { auth, session }

@@ -9,7 +9,7 @@ const ADA = { username: 'ada', password: 'lovelace' }
 
 const clients: { destroy(): void }[] = []
 function client(options: Partial<AuthClientOptions> = {}) {
-  const auth = createAuthClient({ baseUrl: BASE_URL, ...options })
+  const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options })
   clients.push(auth)
   return auth
 }

@@ -10,7 +10,7 @@ const MINUTE = 60_000
 
 const clients: { destroy(): void }[] = []
 function client(options: Partial<AuthClientOptions> = {}) {
-  const auth = createAuthClient({ baseUrl: BASE_URL, ...options })
+  const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options })
   clients.push(auth)
   return auth
 }

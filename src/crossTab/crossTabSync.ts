@@ -1,0 +1,203 @@
+import type { Clock } from '../clock.js'
+import { AuthError } from '../errors.js'
+import type { SessionRecord } from '../session.js'
+import { createLeadership, type Leadership } from './leadership.js'
+import { createTabChannel, type TabChannel } from './tabChannel.js'
+import type { TabMessage } from './tabMessage.js'
+
+type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
+
+/** What the sync needs from the client it serves. */
+export interface SyncHost {
+  readonly tabId: string
+  /** The generation of this tab's state, and the tab that produced it. */
+  gen(): number
+  origin(): string
+  /** The current session as a record, or undefined when logged out. */
+  record(): SessionRecord | undefined
+  /** Applies a newer state from another tab. */
+  adopt(change: Change): void
+  /** Refreshes here, sharing the flight in progress. Used by the leader to serve followers. */
+  refresh(): Promise<unknown>
+}
+
+export interface CrossTabConfig {
+  name: string
+  clock: Clock
+  locks: LockManager | undefined
+  /** How long a follower waits for a leader that does not answer before taking over. */
+  lockTimeoutMs: number
+  /** How long a leader may take to refresh once it answered. */
+  requestTimeoutMs: number
+  /** How long to wait for other tabs to answer "who has a session?". */
+  syncTimeoutMs: number
+}
+
+export interface CrossTabSync {
+  /** Tells the other tabs about a change made here. */
+  publish(change: Change): void
+  /**
+   * Called before a refresh goes to the network, for the session of generation `gen`.
+   * Resolves true when this tab should send it (it leads, or took over from a silent leader),
+   * false when a newer state arrived meanwhile. Rejects with the leader's transient failure.
+   */
+  clearToRefresh(gen: number): Promise<boolean>
+  /** Asks the other tabs for their session and waits until one is adopted or the wait ends. */
+  askSiblings(): Promise<void>
+  close(): void
+}
+
+/** Logout and expiry beat a session of the same generation; between two sessions the larger tab id wins. */
+function isNewer(change: Change, host: SyncHost): boolean {
+  if (change.gen !== host.gen()) return change.gen > host.gen()
+  const loggedIn = host.record() !== undefined
+  if (change.type !== 'session') return loggedIn
+  return loggedIn && change.from > host.origin()
+}
+
+/**
+ * Keeps one session across the tabs of an origin. One tab leads (it holds a Web Lock) and alone
+ * sends refresh tokens to the server; the others ask it and adopt what it broadcasts. That is what
+ * makes rotation safe: localStorage reaches other tabs' processes late, so a tab that re-read it
+ * after taking a lock could still send a token the leader already used.
+ *
+ * Without Web Locks, a tab about to refresh posts a claim and waits `syncTimeoutMs`; of the tabs
+ * that claimed the same generation, only the smallest id goes on. That prevents double refreshes
+ * as long as messages arrive within the wait.
+ */
+export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): CrossTabSync | undefined {
+  const waiters = new Set<(message?: TabMessage) => void>()
+  const notify = (message?: TabMessage): void => {
+    for (const waiter of [...waiters]) waiter(message)
+  }
+  /** Claims seen for a generation (no-lock mode): the smallest tab id that claimed it. */
+  const claims = new Map<number, string>()
+  let tookOverAt = 0
+
+  const onMessage = (message: TabMessage): void => {
+    switch (message.type) {
+      case 'hello': {
+        const record = host.record()
+        if (record) post({ type: 'session', from: host.tabId, gen: host.gen(), cause: 'sync', record })
+        break
+      }
+      case 'refresh-request':
+        if (!leadership) {
+          const seen = claims.get(message.gen)
+          if (seen === undefined || message.from < seen) claims.set(message.gen, message.from)
+        } else if (leadership.isLeader()) serve(message.gen)
+        break
+      case 'ack':
+      case 'failed':
+        break
+      default:
+        if (isNewer(message, host)) host.adopt(message)
+    }
+    notify(message)
+  }
+
+  const channel: TabChannel | undefined = createTabChannel(config.name, onMessage)
+  if (!channel) return undefined
+  const post = (message: TabMessage): void => channel.post(message)
+  const leadership: Leadership | undefined = config.locks && createLeadership(config.locks, `${config.name}:leader`)
+  leadership?.onLead(() => {
+    tookOverAt = config.clock.now()
+    // Catch up before acting: the previous leader's last broadcast may still be on its way.
+    post({ type: 'hello', from: host.tabId })
+  })
+
+  /** The leader answers a follower: what it has if newer, else a refresh of the same session. */
+  function serve(gen: number): void {
+    post({ type: 'ack', from: host.tabId, gen })
+    const record = host.record()
+    if (host.gen() > gen) {
+      post(record ? { type: 'session', from: host.tabId, gen: host.gen(), cause: 'sync', record } : { type: 'logout', from: host.tabId, gen: host.gen() })
+    } else if (record && host.gen() === gen) {
+      host.refresh().catch((error: unknown) => {
+        const code = (error as AuthError).code
+        if (code === 'network' || code === 'timeout' || code === 'server' || code === 'invalid_response') {
+          post({ type: 'failed', from: host.tabId, gen, code })
+        }
+      })
+    } else {
+      // The follower knows a session we do not: have it sent, and our schedule refreshes it.
+      post({ type: 'hello', from: host.tabId })
+    }
+  }
+
+  /** Waits until `settled` says so for a message or a change, or until `ms` passed (then undefined). */
+  function waitFor<T>(ms: number, settled: (message?: TabMessage) => T | undefined): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const done = (value: T | undefined): void => {
+        config.clock.clearTimeout(timer)
+        waiters.delete(check)
+        resolve(value)
+      }
+      const check = (message?: TabMessage): void => {
+        const value = settled(message)
+        if (value !== undefined) done(value)
+      }
+      const timer = config.clock.setTimeout(() => done(undefined), ms)
+      waiters.add(check)
+    })
+  }
+
+  async function clearToRefresh(gen: number): Promise<boolean> {
+    const changed = (): boolean | undefined => (host.gen() !== gen ? false : undefined)
+    if (!leadership) {
+      post({ type: 'refresh-request', from: host.tabId, gen })
+      if ((await waitFor(config.syncTimeoutMs, changed)) === false) return false
+      const first = claims.get(gen)
+      if (first === undefined || first >= host.tabId) return true
+      // Another tab claimed it first: wait for its result, and take over if it never comes.
+      return (await waitFor(config.lockTimeoutMs, changed)) ?? true
+    }
+    if (leadership.isLeader()) {
+      const settling = tookOverAt + config.syncTimeoutMs - config.clock.now()
+      return settling > 0 ? ((await waitFor(settling, changed)) ?? true) : true
+    }
+    post({ type: 'refresh-request', from: host.tabId, gen })
+    let patience = config.lockTimeoutMs
+    for (;;) {
+      const outcome = await waitFor<boolean | 'ack' | AuthError>(patience, (message) => {
+        if (host.gen() !== gen) return false
+        if (leadership.isLeader()) return true
+        if (message?.type === 'ack' && message.gen === gen) return 'ack'
+        if (message?.type === 'failed' && message.gen === gen) {
+          return new AuthError(message.code, `refresh: failed in the leader tab (${message.code})`)
+        }
+        return undefined
+      })
+      if (outcome instanceof AuthError) throw outcome
+      if (typeof outcome === 'boolean') return outcome
+      if (outcome === 'ack') {
+        // The leader is alive and working: give its request the time it may take.
+        patience = config.requestTimeoutMs + config.lockTimeoutMs
+        continue
+      }
+      // No answer in time: the leader is frozen or hung. Take the lock and do it here.
+      leadership.steal()
+      return true
+    }
+  }
+
+  return {
+    publish(change) {
+      claims.clear()
+      post(change)
+      notify()
+    },
+    clearToRefresh,
+    async askSiblings() {
+      const gen = host.gen()
+      post({ type: 'hello', from: host.tabId })
+      await waitFor(config.syncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
+    },
+    close() {
+      channel.close()
+      leadership?.close()
+      notify()
+      waiters.clear()
+    },
+  }
+}

@@ -1,0 +1,46 @@
+import { fromRecord, type SessionRecord, type SessionState } from '../session.js'
+
+/**
+ * What tabs tell each other. Every change carries the generation it produced, so a tab can tell
+ * a newer state from a late, older one; `from` is the sending tab.
+ */
+export type TabMessage =
+  /** "Send me your session": a tab that just started, or a leader that just took over. */
+  | { type: 'hello'; from: string }
+  /** The session this tab now holds, and why; without a record, read it from the shared storage. */
+  | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record?: SessionRecord }
+  | { type: 'logout'; from: string; gen: number }
+  | { type: 'expired'; from: string; gen: number }
+  /** A follower needs the session of generation `gen` renewed; only the leader acts on it. */
+  | { type: 'refresh-request'; from: string; gen: number }
+  /** The leader got a refresh request and is working on it: the follower can keep waiting. */
+  | { type: 'ack'; from: string; gen: number }
+  /** The leader's refresh failed for a transient reason; followers treat it as their own failure. */
+  | { type: 'failed'; from: string; gen: number; code: 'network' | 'timeout' | 'server' | 'invalid_response' }
+
+const TYPES = new Set(['hello', 'session', 'logout', 'expired', 'refresh-request', 'ack', 'failed'])
+const CAUSES = new Set(['login', 'refresh', 'sync'])
+const FAILURES = new Set(['network', 'timeout', 'server', 'invalid_response'])
+
+/**
+ * Reads a message from the channel as untrusted data, like storage: anything malformed is
+ * `undefined` and ignored.
+ */
+export function parseTabMessage(data: unknown): TabMessage | undefined {
+  if (typeof data !== 'object' || data === null) return undefined
+  const message = data as Record<string, unknown>
+  const { type, from, gen } = message
+  if (typeof type !== 'string' || !TYPES.has(type) || typeof from !== 'string' || from === '') return undefined
+  if (type === 'hello') return { type, from }
+  if (!(Number.isSafeInteger(gen) && (gen as number) >= 0)) return undefined
+  if (type === 'session' && !(CAUSES.has(message.cause as string) && (message.record === undefined || fromRecord(message.record)))) {
+    return undefined
+  }
+  if (type === 'failed' && !FAILURES.has(message.code as string)) return undefined
+  return message as TabMessage
+}
+
+/** The session a valid `session` message carries, if it carries one. */
+export function sessionOf<Claims>(message: Extract<TabMessage, { type: 'session' }>): SessionState<Claims> | undefined {
+  return message.record === undefined ? undefined : fromRecord<Claims>(message.record)
+}
