@@ -82,3 +82,70 @@ export function network() {
   }
   return { settle, elapse }
 }
+
+/**
+ * A LockManager for tabs simulated in one page, with the semantics the client relies on:
+ * exclusive locks granted in request order, `signal` to leave the queue, `steal` to take a held
+ * lock (the holder's request rejects), release when the callback's promise settles.
+ */
+export function createFakeLocks(): LockManager {
+  interface Entry {
+    callback: LockGrantedCallback<unknown>
+    resolve(value: unknown): void
+    reject(reason: unknown): void
+  }
+  const held = new Map<string, Entry>()
+  const queues = new Map<string, Entry[]>()
+  const abortError = () => new DOMException('The lock request was aborted', 'AbortError')
+
+  const grant = (name: string, entry: Entry): void => {
+    held.set(name, entry)
+    Promise.resolve()
+      .then(() => entry.callback({ name, mode: 'exclusive' } as Lock))
+      .then(
+        (value) => {
+          if (held.get(name) !== entry) return
+          entry.resolve(value)
+          release(name)
+        },
+        (error) => {
+          if (held.get(name) !== entry) return
+          entry.reject(error)
+          release(name)
+        },
+      )
+  }
+  const release = (name: string): void => {
+    held.delete(name)
+    const next = queues.get(name)?.shift()
+    if (next) grant(name, next)
+  }
+
+  const request = (name: string, optionsOrCallback: LockOptions | LockGrantedCallback<unknown>, maybeCallback?: LockGrantedCallback<unknown>) => {
+    const options = typeof optionsOrCallback === 'function' ? {} : optionsOrCallback
+    const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback)!
+    return new Promise((resolve, reject) => {
+      const entry: Entry = { callback, resolve, reject }
+      if (options.steal) {
+        const holder = held.get(name)
+        held.delete(name)
+        holder?.reject(abortError())
+        grant(name, entry)
+        return
+      }
+      if (options.signal?.aborted) return reject(abortError())
+      if (!held.has(name)) return grant(name, entry)
+      const queue = queues.get(name) ?? []
+      queues.set(name, queue)
+      queue.push(entry)
+      options.signal?.addEventListener('abort', () => {
+        const index = queue.indexOf(entry)
+        if (index >= 0) {
+          queue.splice(index, 1)
+          reject(abortError())
+        }
+      })
+    })
+  }
+  return { request, query: async () => ({ held: [], pending: [] }) } as unknown as LockManager
+}

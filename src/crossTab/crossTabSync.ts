@@ -98,12 +98,17 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
 
   const channel: TabChannel | undefined = createTabChannel(config.name, onMessage)
   if (!channel) return undefined
-  const post = (message: TabMessage): void => channel.post(message)
+  let closed = false
+  const post = (message: TabMessage): void => {
+    // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
+    if (!closed) channel.post(message)
+  }
   const leadership: Leadership | undefined = config.locks && createLeadership(config.locks, `${config.name}:leader`)
   leadership?.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
     post({ type: 'hello', from: host.tabId })
+    notify() // a follower waiting on the old leader now does the work itself
   })
 
   /** The leader answers a follower: what it has if newer, else a refresh of the same session. */
@@ -169,7 +174,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         return undefined
       })
       if (outcome instanceof AuthError) throw outcome
-      if (typeof outcome === 'boolean') return outcome
+      // Leading now (the old leader left): catch up first, as any new leader does.
+      if (outcome === true) return clearToRefresh(gen)
+      if (outcome === false) return false
       if (outcome === 'ack') {
         // The leader is alive and working: give its request the time it may take.
         patience = config.requestTimeoutMs + config.lockTimeoutMs
@@ -194,6 +201,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       await waitFor(config.syncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
     },
     close() {
+      closed = true
       channel.close()
       leadership?.close()
       notify()

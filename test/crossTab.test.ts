@@ -1,0 +1,247 @@
+import { http, HttpResponse } from 'msw'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { AuthError, createAuthClient, memoryStorage, type AuthClientOptions, type AuthClient } from '../src/index.js'
+import { createTabChannel } from '../src/crossTab/tabChannel.js'
+import { BASE_URL, createFakeLocks, record, useMockAuthServer } from './helpers.js'
+
+const { server, mock } = useMockAuthServer()
+const ADA = { username: 'ada', password: 'lovelace' }
+const API = `${BASE_URL}/api/me`
+
+let tabs: AuthClient[] = []
+let key = 0
+let locks = createFakeLocks()
+afterEach(() => {
+  for (const tab of tabs) tab.destroy()
+  tabs = []
+  key++
+  locks = createFakeLocks()
+})
+
+/** A tab: its own client and memory, sharing the page's channel and (fake) Web Locks with the others. */
+function openTab(options: Partial<AuthClientOptions> = {}) {
+  const tab = createAuthClient({
+    baseUrl: BASE_URL,
+    storageKey: `cross-tab-${key}`,
+    storage: memoryStorage(),
+    locks,
+    lockTimeoutMs: 300,
+    tabSyncTimeoutMs: 50,
+    ...options,
+  })
+  tabs.push(tab)
+  return tab
+}
+
+async function openTabs(count: number, options: Partial<AuthClientOptions> = {}) {
+  const opened = Array.from({ length: count }, () => openTab(options))
+  await Promise.all(opened.map((tab) => tab.ready))
+  return opened
+}
+
+describe('cross-tab: one session everywhere', () => {
+  it('a login in one tab reaches the others, which emit login and change', async () => {
+    const [a, b] = await openTabs(2)
+    const events: string[] = []
+    b!.on('login', () => events.push('login'))
+    b!.on('change', () => events.push('change'))
+    const session = await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()?.accessToken).toBe(session.accessToken))
+    expect(events).toEqual(['login', 'change'])
+    expect((await b!.fetch(API)).status).toBe(200)
+  })
+
+  it('a refresh in one tab reaches the others as a refresh event', async () => {
+    const [a, b] = await openTabs(2)
+    await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()).not.toBeNull())
+    const refreshed = record((listener) => b!.on('refresh', listener))
+    const session = await a!.refresh()
+    await vi.waitFor(() => expect(refreshed).toEqual([session]))
+    expect(mock().counts.refresh).toBe(1)
+  })
+
+  it('a logout in one tab logs out every tab, and none of them sends the token afterwards', async () => {
+    const opened = await openTabs(4)
+    const session = await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    const logouts = opened.slice(1).map((tab) => record((listener) => tab.on('logout', listener)))
+    await opened[2]!.logout()
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).toBeNull()))
+    expect(logouts).toEqual([[{ reason: 'other-tab' }], [{ reason: 'user' }], [{ reason: 'other-tab' }]])
+    const sent: (string | null)[] = []
+    server.use(
+      http.get(API, ({ request }) => {
+        sent.push(request.headers.get('authorization'))
+        return HttpResponse.json({})
+      }),
+    )
+    await Promise.all(opened.map((tab) => tab.fetch(API)))
+    expect(sent).toEqual([null, null, null, null])
+    expect(sent.join()).not.toContain(session.accessToken)
+  })
+
+  it('a tab opened after login, with memory storage, is logged in without a request to the server', async () => {
+    const [a] = await openTabs(1)
+    const session = await a!.login(ADA)
+    const requests = { ...mock().counts }
+    const late = openTab()
+    const changes = record((listener) => late.on('change', listener))
+    expect(await late.ready).toEqual(session)
+    expect(changes).toEqual([session])
+    expect(mock().counts).toEqual(requests)
+  })
+
+  it('4 tabs on an expiring token: exactly one refresh request, and no tab is logged out', async () => {
+    const opened = await openTabs(4)
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    const expired = opened.map((tab) => record((listener) => tab.on('session-expired', listener)))
+    // Every tab decides at once that it needs a fresh token.
+    const sessions = await Promise.all(opened.map((tab) => tab.refresh()))
+    expect(mock().counts.refresh).toBe(1)
+    expect(new Set(sessions.map((s) => s.accessToken)).size).toBe(1)
+    expect(expired.flat()).toEqual([])
+  })
+
+  it('20 rotations in a row with 4 tabs: zero reuse detections', async () => {
+    const opened = await openTabs(4)
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(opened.map((tab) => tab.refresh()))
+      const tokens = new Set(opened.map((tab) => tab.getSession()?.accessToken))
+      await vi.waitFor(() => expect(new Set(opened.map((tab) => tab.getSession()?.accessToken)).size).toBe(1))
+      expect(tokens.has(undefined)).toBe(false)
+    }
+    expect(mock().counts.reuseDetected).toBe(0)
+    expect(mock().counts.refresh).toBe(20)
+    for (const tab of opened) expect((await tab.fetch(API)).status).toBe(200)
+  })
+
+  it('without Web Locks, 4 tabs refreshing at once still make one refresh request', async () => {
+    const opened = await openTabs(4, { locks: null })
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    await Promise.all(opened.map((tab) => tab.refresh()))
+    expect(mock().counts.refresh).toBe(1)
+    expect(mock().counts.reuseDetected).toBe(0)
+  })
+
+  it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
+    // A frozen tab: it holds the leader lock and will never answer a message.
+    locks.request(`tokenkeeper:cross-tab-${key}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
+    const opened = await openTabs(2)
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => expect(opened[1]!.getSession()).not.toBeNull())
+    const started = Date.now()
+    await opened[1]!.refresh()
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(290)
+    expect(waited).toBeLessThan(300 + 1_000)
+    expect(mock().counts.refresh).toBe(1)
+    await vi.waitFor(() => expect(opened[0]!.getSession()).toEqual(opened[1]!.getSession()))
+  })
+
+  it('a refresh answered invalid_grant adopts the newer session another tab holds, instead of logging out', async () => {
+    const [a] = await openTabs(1)
+    await a!.login(ADA)
+    const newer = await mock().issueAccessToken('ada')
+    // Another tab that rotated already; this one never heard of it until it asks.
+    const other = new BroadcastChannel(`tokenkeeper:cross-tab-${key}`)
+    other.onmessage = (event) => {
+      if (event.data.type !== 'hello') return
+      other.postMessage({
+        type: 'session',
+        from: 'zz-other-tab',
+        gen: 99,
+        cause: 'sync',
+        record: { v: 1, accessToken: newer, refreshToken: 'rt-newer', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), gen: 99 },
+      })
+    }
+    const expired = record((listener) => a!.on('session-expired', listener))
+    mock().failNextRefreshes(1, { kind: 'invalid_grant' })
+    const session = await a!.refresh()
+    other.close()
+    expect(session.accessToken).toBe(newer)
+    expect(a!.getSession()?.accessToken).toBe(newer)
+    expect(expired).toEqual([])
+  })
+
+  it('a refresh refused for good in the leader tab expires the session in every tab', async () => {
+    const opened = await openTabs(3)
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    const expired = opened.map((tab) => record<{ error: AuthError }>((listener) => tab.on('session-expired', listener)))
+    mock().failNextRefreshes(1, { kind: 'invalid_grant' })
+    const results = await Promise.allSettled(opened.map((tab) => tab.refresh()))
+    expect(results.every((result) => result.status === 'rejected')).toBe(true)
+    await vi.waitFor(() => expect(expired.map((events) => events.length)).toEqual([1, 1, 1]))
+    expect(expired.flat().map((event) => event.error.code)).toEqual(['session_expired', 'session_expired', 'session_expired'])
+    expect(mock().counts.refresh).toBe(1)
+  })
+
+  it('ignores malformed messages on the channel', async () => {
+    const [a] = await openTabs(1)
+    const session = await a!.login(ADA)
+    const changes = record((listener) => a!.on('change', listener))
+    const intruder = new BroadcastChannel(`tokenkeeper:cross-tab-${key}`)
+    for (const junk of [
+      null,
+      'logout',
+      { type: 'logout' },
+      { type: 'logout', from: 'x', gen: -1 },
+      { type: 'logout', from: 'x', gen: 1.5 },
+      { type: 'session', from: 'x', gen: 1e9, cause: 'login', record: { v: 1, accessToken: 42 } },
+      { type: 'session', from: 'x', gen: 1e9, cause: 'hack', record: { v: 1, accessToken: 'a', expiresAt: 2, receivedAt: 1 } },
+      { type: 'failed', from: 'x', gen: 1, code: 'stolen' },
+      { type: 'evil', from: 'x', gen: 1e9 },
+    ]) {
+      intruder.postMessage(junk)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    intruder.close()
+    expect(changes).toEqual([])
+    expect(a!.getSession()).toBe(session)
+  })
+
+  it('crossTab: false keeps a tab to itself', async () => {
+    const a = openTab({ crossTab: false })
+    const b = openTab({ crossTab: false })
+    await a.login(ADA)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(b.getSession()).toBeNull()
+  })
+
+  it('destroy() closes the channel and leaves the leader lock', async () => {
+    const close = vi.spyOn(BroadcastChannel.prototype, 'close')
+    const [a, b] = await openTabs(2)
+    await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()).not.toBeNull())
+    a!.destroy()
+    expect(close).toHaveBeenCalled()
+    // b leads now, so its refresh goes through without waiting for a.
+    const started = Date.now()
+    await b!.refresh()
+    expect(Date.now() - started).toBeLessThan(250)
+  })
+})
+
+describe('createTabChannel without BroadcastChannel', () => {
+  it('passes messages through storage events, without the tokens', () => {
+    vi.stubGlobal('BroadcastChannel', undefined)
+    const received: unknown[] = []
+    const writes: string[] = []
+    const setItem = vi.spyOn(Storage.prototype, 'setItem').mockImplementation((_, value) => void writes.push(value))
+    const channel = createTabChannel('tokenkeeper:x', (message) => received.push(message))!
+    channel.post({ type: 'session', from: 'a', gen: 2, cause: 'refresh', record: { v: 1, accessToken: 'secret-token', expiresAt: 2, receivedAt: 1 } })
+    expect(writes).toHaveLength(1)
+    expect(writes[0]).not.toContain('secret-token')
+    window.dispatchEvent(new StorageEvent('storage', { key: 'tokenkeeper:x', newValue: JSON.stringify({ type: 'logout', from: 'b', gen: 3 }) }))
+    window.dispatchEvent(new StorageEvent('storage', { key: 'tokenkeeper:x', newValue: '{not json' }))
+    window.dispatchEvent(new StorageEvent('storage', { key: 'other', newValue: JSON.stringify({ type: 'logout', from: 'b', gen: 3 }) }))
+    expect(received).toEqual([{ type: 'logout', from: 'b', gen: 3 }])
+    channel.close()
+    setItem.mockRestore()
+  })
+})
