@@ -157,10 +157,12 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       // Another tab claimed it first: wait for its result, and take over if it never comes.
       return (await waitFor(config.lockTimeoutMs, changed)) ?? true
     }
-    if (leadership.isLeader()) {
+    if (await leadership.confirm()) {
+      if (host.gen() !== gen) return false
       const settling = tookOverAt + config.syncTimeoutMs - config.clock.now()
       return settling > 0 ? ((await waitFor(settling, changed)) ?? true) : true
     }
+    if (host.gen() !== gen) return false
     post({ type: 'refresh-request', from: host.tabId, gen })
     let patience = config.lockTimeoutMs
     for (;;) {

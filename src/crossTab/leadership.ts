@@ -5,6 +5,12 @@
  */
 export interface Leadership {
   isLeader(): boolean
+  /**
+   * Asks the browser whether this tab still holds the lock. A tab that was frozen learns that its
+   * lock was stolen only when that news is processed, which may come after older messages that
+   * would have it refresh with a token already used: check before every refresh.
+   */
+  confirm(): Promise<boolean>
   /** Subscribes to becoming leader; returns the unsubscribe. */
   onLead(listener: () => void): () => void
   /** Takes the lock from a leader that does not answer. */
@@ -19,12 +25,18 @@ export function createLeadership(locks: LockManager, name: string): Leadership {
   let release: (() => void) | undefined
   let pending = new AbortController()
 
+  /** The lock manager's id for this tab, learnt from the lock it just granted us. */
+  let clientId: string | undefined
+
   const hold = (): Promise<void> =>
     new Promise<void>((resolve) => {
       leader = true
       release = resolve
+      holder().then((id) => (clientId = id), () => undefined)
       for (const listener of [...listeners]) listener()
     })
+  const holder = async (): Promise<string | undefined> =>
+    typeof locks.query === 'function' ? (await locks.query()).held?.find((lock) => lock.name === name)?.clientId : undefined
 
   let attempt = 0
   const request = (steal: boolean): void => {
@@ -46,6 +58,18 @@ export function createLeadership(locks: LockManager, name: string): Leadership {
 
   return {
     isLeader: () => leader,
+    async confirm() {
+      if (!leader) return false
+      try {
+        const current = await holder()
+        // Without the lock manager's ids to compare, trust what we were told.
+        if (clientId === undefined || current === undefined || current === clientId) return leader
+        leader = false
+        return false
+      } catch {
+        return leader
+      }
+    },
     onLead(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)

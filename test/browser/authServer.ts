@@ -1,0 +1,123 @@
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, join, normalize } from 'node:path'
+
+/**
+ * A small real auth server for the browser tests: signed JWTs, rotating refresh tokens whose reuse
+ * revokes the whole family, and counters of what it saw. It also serves the built package and a
+ * test page, so the page and the server share one origin.
+ */
+export interface TestAuthServer {
+  url: string
+  stats: { login: number; refresh: number; logout: number; reuseDetected: number; api: number; apiWithToken: number }
+  setLifetime(seconds: number): void
+  resetStats(): void
+  close(): Promise<void>
+}
+
+const base64url = (value: Buffer | string) => Buffer.from(value).toString('base64url')
+
+export async function startTestAuthServer(root: string): Promise<TestAuthServer> {
+  const key = randomBytes(32)
+  let lifetimeSec = 60
+  const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }
+  const families = new Map<string, { current: string; revoked: boolean }>()
+
+  const sign = (payload: object) => {
+    const input = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify(payload))}`
+    return `${input}.${base64url(createHmac('sha256', key).update(input).digest())}`
+  }
+  const verify = (token: string) => {
+    const [header, payload, signature] = token.split('.')
+    if (!header || !payload || !signature) return undefined
+    const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest()
+    const given = Buffer.from(signature, 'base64url')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { exp: number; sub: string }
+    return claims.exp * 1000 > Date.now() ? claims : undefined
+  }
+  const issue = (sub: string, family?: { current: string; revoked: boolean }) => {
+    const iat = Math.floor(Date.now() / 1000)
+    const refreshToken = `rt-${randomUUID()}`
+    const owner = family ?? { current: refreshToken, revoked: false }
+    owner.current = refreshToken
+    families.set(refreshToken, owner)
+    return { accessToken: sign({ sub, iat, exp: iat + lifetimeSec }), refreshToken, expiresIn: lifetimeSec }
+  }
+
+  const readJson = async (request: IncomingMessage): Promise<Record<string, unknown>> => {
+    let raw = ''
+    for await (const chunk of request) raw += chunk
+    try {
+      const body: unknown = JSON.parse(raw)
+      return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
+    } catch {
+      return {}
+    }
+  }
+  const json = (response: ServerResponse, status: number, body: unknown) => {
+    response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    response.end(JSON.stringify(body))
+  }
+  const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' }
+
+  const server = createServer(async (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    try {
+      if (request.method === 'POST' && url.pathname === '/auth/login') {
+        stats.login++
+        const { username, password } = await readJson(request)
+        if (username !== 'ada' || password !== 'lovelace') return json(response, 401, { error: 'invalid_credentials' })
+        return json(response, 200, issue('ada'))
+      }
+      if (request.method === 'POST' && url.pathname === '/auth/refresh') {
+        stats.refresh++
+        const { refreshToken } = await readJson(request)
+        const family = typeof refreshToken === 'string' ? families.get(refreshToken) : undefined
+        if (!family || family.revoked) return json(response, 401, { error: 'invalid_grant' })
+        if (family.current !== refreshToken) {
+          stats.reuseDetected++
+          family.revoked = true
+          return json(response, 401, { error: 'invalid_grant' })
+        }
+        return json(response, 200, issue('ada', family))
+      }
+      if (request.method === 'POST' && url.pathname === '/auth/logout') {
+        stats.logout++
+        const { refreshToken } = await readJson(request)
+        const family = typeof refreshToken === 'string' ? families.get(refreshToken) : undefined
+        if (family) family.revoked = true
+        response.writeHead(204).end()
+        return
+      }
+      if (url.pathname === '/api/me') {
+        stats.api++
+        const token = request.headers.authorization?.replace(/^Bearer /, '')
+        if (token) stats.apiWithToken++
+        const claims = token ? verify(token) : undefined
+        return claims ? json(response, 200, { sub: claims.sub }) : json(response, 401, { error: 'invalid_token' })
+      }
+      const path = url.pathname === '/' ? '/test/browser/page.html' : url.pathname
+      const served = path.startsWith('/dist/') || path.startsWith('/node_modules/jwt-decode/') || path === '/test/browser/page.html'
+      if (!served) return json(response, 404, { error: 'not_found' })
+      const file = normalize(join(root, path))
+      if (!file.startsWith(root)) return json(response, 404, { error: 'not_found' })
+      const body = await readFile(file)
+      response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' })
+      response.end(body)
+    } catch {
+      if (!response.headersSent) json(response, 500, { error: 'server_error' })
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stats,
+    setLifetime: (seconds) => void (lifetimeSec = seconds),
+    resetStats: () => Object.assign(stats, { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  }
+}

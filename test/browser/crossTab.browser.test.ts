@@ -1,0 +1,146 @@
+// @vitest-environment node
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { startTestAuthServer, type TestAuthServer } from './authServer.js'
+import { hasChromium, launchChromium } from './chromium.js'
+
+declare global {
+  interface Window {
+    auth: import('../../src/index.js').AuthClient
+    events: { type: string; at: number; code?: string }[]
+    tokenkeeperReady: Promise<unknown>
+  }
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+
+describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
+  let server: TestAuthServer
+  let browser: Browser
+  let context: BrowserContext
+
+  beforeAll(async () => {
+    server = await startTestAuthServer(root)
+    browser = await launchChromium()
+  }, 30_000)
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+  beforeEach(async () => {
+    context = await browser.newContext()
+    server.resetStats()
+    server.setLifetime(60)
+  })
+  afterEach(() => context.close())
+
+  async function openTab(query = ''): Promise<Page> {
+    const page = await context.newPage()
+    await page.goto(`${server.url}/?${query}`)
+    await page.waitForFunction(() => window.auth !== undefined)
+    await page.evaluate(() => window.tokenkeeperReady)
+    return page
+  }
+  const session = (page: Page) => page.evaluate(() => window.auth.getSession()?.accessToken ?? null)
+  const login = (page: Page) => page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }).then((s) => s.accessToken))
+
+  it('4 tabs on an expiring token: exactly one refresh request reaches the server, and no tab is logged out', async () => {
+    server.setLifetime(4)
+    const tabs = [await openTab('refreshMarginMs=2000')]
+    for (let i = 0; i < 3; i++) tabs.push(await openTab('refreshMarginMs=2000'))
+    const first = await login(tabs[0]!)
+    await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).toEqual([first, first, first, first])
+    // The token lives 4 s and is refreshed 2 s early: every tab's timer fires together.
+    await new Promise((resolve) => setTimeout(resolve, 2_800))
+    expect(server.stats.refresh).toBe(1)
+    const tokens = await Promise.all(tabs.map(session))
+    expect(new Set(tokens).size).toBe(1)
+    expect(tokens[0]).not.toBe(first)
+    expect(tokens[0]).not.toBeNull()
+    const expired = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.events.filter((e) => e.type === 'session-expired').length)))
+    expect(expired).toEqual([0, 0, 0, 0])
+  }, 30_000)
+
+  it('20 rotations in a row with 4 tabs: zero reuse detections', async () => {
+    const tabs: Page[] = []
+    for (let i = 0; i < 4; i++) tabs.push(await openTab())
+    await login(tabs[0]!)
+    await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).not.toContain(null)
+    for (let round = 0; round < 20; round++) {
+      // Every tab asks for a refresh at the same moment.
+      await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.refresh().then(() => undefined))))
+    }
+    expect(server.stats.reuseDetected).toBe(0)
+    expect(server.stats.refresh).toBe(20)
+    const statuses = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.fetch('/api/me').then((r) => r.status))))
+    expect(statuses).toEqual([200, 200, 200, 200])
+  }, 60_000)
+
+  it('logout in one tab logs out all 4 within a second, and none of them sends the token afterwards', async () => {
+    const tabs: Page[] = []
+    for (let i = 0; i < 4; i++) tabs.push(await openTab())
+    await login(tabs[0]!)
+    await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).not.toContain(null)
+    const started = Date.now()
+    await tabs[2]!.evaluate(() => window.auth.logout())
+    await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 1_000, interval: 20 }).toEqual([null, null, null, null])
+    expect(Date.now() - started).toBeLessThan(1_000)
+    const before = server.stats.apiWithToken
+    const statuses = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.fetch('/api/me').then((r) => r.status))))
+    expect(statuses).toEqual([401, 401, 401, 401])
+    expect(server.stats.apiWithToken).toBe(before)
+  }, 30_000)
+
+  it('a tab opened after login, with memory storage, is logged in without a request to the server', async () => {
+    const first = await openTab()
+    const token = await login(first)
+    const requests = { ...server.stats }
+    const late = await openTab()
+    expect(await session(late)).toBe(token)
+    expect(server.stats).toEqual(requests)
+  }, 30_000)
+
+  it('a frozen tab holding the lock stalls the others no longer than the timeout', async () => {
+    const leader = await openTab('lockTimeoutMs=1000')
+    const follower = await openTab('lockTimeoutMs=1000')
+    await login(leader)
+    await expect.poll(() => session(follower), { timeout: 2_000 }).not.toBeNull()
+    // Freeze the leader: its JavaScript stops at the next task (Chromium will not lifecycle-freeze a
+    // visible page, so the debugger does it), while it keeps holding the Web Lock.
+    const cdp = await context.newCDPSession(leader)
+    await cdp.send('Debugger.enable')
+    await cdp.send('Debugger.pause')
+    const waited = await follower.evaluate(async () => {
+      const started = performance.now()
+      await window.auth.refresh()
+      return performance.now() - started
+    })
+    expect(waited).toBeGreaterThanOrEqual(900)
+    expect(waited).toBeLessThan(1_000 + 1_500)
+    expect(server.stats.refresh).toBe(1)
+    await cdp.send('Debugger.resume')
+    // Thawed, the old leader catches up instead of refreshing with a used token.
+    await expect.poll(() => session(leader), { timeout: 2_000 }).toBe(await session(follower))
+    await follower.evaluate(() => window.auth.refresh())
+    await leader.evaluate(() => window.auth.refresh())
+    expect(server.stats.reuseDetected).toBe(0)
+  }, 30_000)
+
+  it('a tab closed while leading hands over at once', async () => {
+    const leader = await openTab('lockTimeoutMs=5000')
+    const follower = await openTab('lockTimeoutMs=5000')
+    await login(leader)
+    await expect.poll(() => session(follower), { timeout: 2_000 }).not.toBeNull()
+    await leader.close()
+    const waited = await follower.evaluate(async () => {
+      const started = performance.now()
+      await window.auth.refresh()
+      return performance.now() - started
+    })
+    expect(waited).toBeLessThan(2_000)
+    expect(server.stats.refresh).toBe(1)
+    expect(server.stats.reuseDetected).toBe(0)
+  }, 30_000)
+})
