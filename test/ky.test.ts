@@ -34,7 +34,12 @@ describe('tokenkeeper/ky', () => {
   it('attaches the token to the allowed origin and not to others', async () => {
     const { api: client, session } = await api()
     const seen: (string | null)[] = []
-    server.use(http.get('https://elsewhere.example.org/x', ({ request }) => HttpResponse.json(void seen.push(request.headers.get('authorization')) ?? {})))
+    server.use(
+      http.get('https://elsewhere.example.org/x', ({ request }) => {
+        seen.push(request.headers.get('authorization'))
+        return HttpResponse.json({})
+      }),
+    )
     expect(await client.get('api/me').json()).toEqual({ sub: 'ada' })
     await ky.create().extend({ fetch: auth.fetch }).get('https://elsewhere.example.org/x')
     expect(seen).toEqual([null])
