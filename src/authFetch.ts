@@ -1,15 +1,12 @@
 import { isAuthError } from './errors.js'
 import { pageUrl } from './url.js'
 
-/** What the fetch wrapper needs from the client. */
-export interface AuthFetchDeps {
+/** What the fetch wrapper needs from the client's options. */
+export interface AuthFetchOptions {
   fetch: typeof globalThis.fetch
-  /** Relative URLs resolve against the page, or against this outside a browser. */
-  fallbackBase: string
+  /** Relative URLs resolve against the page, or against the login endpoint outside a browser. */
+  endpoints: { login: string }
   allowedOrigins: ReadonlySet<string>
-  getAccessToken(): Promise<string | null>
-  /** After a 401 on `rejected`: the token to replay with (one shared refresh), or null for none. */
-  tokenAfterUnauthorized(rejected: string): Promise<string | null>
 }
 
 function documentBase(): string | undefined {
@@ -27,12 +24,17 @@ const isReplayableBody = (body: BodyInit | null | undefined): boolean =>
  * else goes out untouched. The fast path decodes no JWT and builds no `Request`: the token rides in
  * a merged `init`.
  */
-export function createAuthFetch(deps: AuthFetchDeps): typeof globalThis.fetch {
+export function createAuthFetch(
+  deps: AuthFetchOptions,
+  getAccessToken: () => Promise<string | null>,
+  /** After a 401 on `rejected`: the token to replay with (one shared refresh), or null for none. */
+  tokenAfterUnauthorized: (rejected: string) => Promise<string | null>,
+): typeof globalThis.fetch {
   return async function authFetch(input, init) {
     const isRequest = typeof Request !== 'undefined' && input instanceof Request
     let url: URL
     try {
-      url = isRequest ? new URL(input.url) : new URL(input as string | URL, documentBase() ?? deps.fallbackBase)
+      url = isRequest ? new URL(input.url) : new URL(input as string | URL, documentBase() ?? deps.endpoints.login)
     } catch {
       return deps.fetch(input, init) // let the platform report its own error
     }
@@ -44,7 +46,7 @@ export function createAuthFetch(deps: AuthFetchDeps): typeof globalThis.fetch {
 
     let token: string | null
     try {
-      token = await deps.getAccessToken()
+      token = await getAccessToken()
     } catch (error) {
       // An expired session sends the request as a logged-out one would; other failures surface.
       if (!isAuthError(error) || error.code !== 'session_expired') throw error
@@ -61,7 +63,7 @@ export function createAuthFetch(deps: AuthFetchDeps): typeof globalThis.fetch {
     const response = await deps.fetch(target, { ...init, headers })
     if (response.status !== 401 || !canReplay) return response
 
-    const fresh = await deps.tokenAfterUnauthorized(token)
+    const fresh = await tokenAfterUnauthorized(token)
     if (fresh === null || fresh === token) return response
     // Release the discarded answer's connection; some engines never settle this promise, so no await.
     response.body?.cancel().catch(() => undefined)

@@ -10,7 +10,7 @@ import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
 import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
-import { createSessionState, toRecord, type Session, type SessionState } from './session.js'
+import { createSessionState, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /** Why a session ended through `logout()`: here, or in another tab. */
@@ -86,25 +86,15 @@ export class AuthClient<Claims = JwtPayload> {
   #failures = 0
   #wakeSleeper: (() => void) | undefined
   #destroyed = false
-  #restored = false
 
   constructor(options: AuthClientOptions) {
-    const resolved = (this.#options = resolveOptions(options))
-    const transport = {
-      fetch: resolved.fetch,
-      clock: resolved.clock,
-      requestTimeoutMs: resolved.requestTimeoutMs,
-      credentials: resolved.credentials,
-    }
-    this.#protocol =
-      resolved.protocol === 'oauth2'
-        ? oauth2Protocol(transport, resolved.endpoints, { clientId: resolved.clientId, scope: resolved.scope })
-        : jsonProtocol(transport, resolved.endpoints)
-    this.#store = createSessionStore(resolved.storage, resolved.storageKey, (error) => this.#emit('error', error))
-    this.#scheduler = createScheduler(resolved.clock, () => void this.#refreshInBackground())
+    const o = (this.#options = resolveOptions(options))
+    this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
+    this.#store = createSessionStore(o.storage, o.storageKey, (error) => this.#emit('error', error))
+    this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
     // Cross-tab only in a browser: in Node a BroadcastChannel would keep the process alive.
     this.#sync =
-      resolved.crossTab && typeof window !== 'undefined'
+      o.crossTab && typeof window !== 'undefined'
         ? createCrossTabSync(
             {
               tabId: this.#tabId,
@@ -114,26 +104,15 @@ export class AuthClient<Claims = JwtPayload> {
               adopt: (change) => this.#adopt(change),
               refresh: () => this.refresh(),
             },
-            {
-              name: `tokenkeeper:${resolved.storageKey}`,
-              clock: resolved.clock,
-              locks: resolved.locks,
-              lockTimeoutMs: resolved.lockTimeoutMs,
-              requestTimeoutMs: resolved.requestTimeoutMs,
-              syncTimeoutMs: resolved.tabSyncTimeoutMs,
-            },
+            o,
           )
         : undefined
-    this.fetch = createAuthFetch({
-      fetch: resolved.fetch,
-      fallbackBase: resolved.endpoints.login,
-      allowedOrigins: resolved.allowedOrigins,
-      getAccessToken: () => this.getAccessToken(),
-      tokenAfterUnauthorized: (rejected) => this.#tokenAfterUnauthorized(rejected),
-    })
-    this.ready = this.#restore().finally(() => {
-      this.#restored = true
-    })
+    this.fetch = createAuthFetch(
+      o,
+      () => this.getAccessToken(),
+      (rejected) => this.#tokenAfterUnauthorized(rejected),
+    )
+    this.ready = this.#restore()
   }
 
   /**
@@ -173,21 +152,16 @@ export class AuthClient<Claims = JwtPayload> {
    *   `timeout`, `server`, `invalid_argument`, `aborted` (logout was called meanwhile).
    */
   async login(credentials: Credentials): Promise<Session<Claims>> {
-    this.#assertAlive('login')
-    if (typeof credentials !== 'object' || credentials === null || Array.isArray(credentials)) {
-      throw new AuthError('invalid_argument', 'login: credentials must be an object such as { username, password }')
+    if (this.#destroyed) throw this.#gone('login')
+    if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
+      throw new AuthError('invalid_argument', 'login: credentials must be an object')
     }
     const logouts = this.#logouts
-    const tokens = await this.#protocol.login(credentials)
-    const state = createSessionState<Claims>(tokens, this.#options.clock.now())
-    if (typeof state === 'string') {
-      throw new AuthError('invalid_response', `login: the answer of ${this.#loginUrl()} is unusable: ${state}`)
-    }
+    const state = this.#toState('login', await this.#protocol.login(credentials))
+    if (typeof state === 'string') throw new AuthError('invalid_response', state)
     if (this.#destroyed || logouts !== this.#logouts) {
       void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
-      throw this.#destroyed
-        ? new AuthError('destroyed', 'login: the client was destroyed while logging in')
-        : new AuthError('aborted', 'login: logout() was called while logging in; the new session was revoked')
+      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', 'login: logout() was called meanwhile; the new session was revoked')
     }
     return this.#apply(state, 'login')
   }
@@ -227,12 +201,10 @@ export class AuthClient<Claims = JwtPayload> {
    *   transient `network`, `timeout`, `server`, `invalid_response` after the retries a caller waits for.
    */
   refresh(): Promise<Session<Claims>> {
-    if (this.#destroyed) return Promise.reject(new AuthError('destroyed', 'refresh: the client was destroyed'))
-    if (!this.#state) return Promise.reject(new AuthError('no_session', 'refresh: there is no session to refresh'))
-    this.#flight ??= this.#runRefresh().finally(() => {
+    if (this.#destroyed || !this.#state) return Promise.reject(this.#gone('refresh'))
+    return (this.#flight ??= this.#runRefresh().finally(() => {
       this.#flight = undefined
-    })
-    return this.#flight
+    }))
   }
 
   /**
@@ -248,7 +220,7 @@ export class AuthClient<Claims = JwtPayload> {
    *   token is expired and the server could not be reached.
    */
   async getAccessToken(): Promise<string | null> {
-    if (!this.#restored) await this.ready
+    await this.ready
     const state = this.#state
     if (!state) return null
     if (this.#usable(state)) return state.session.accessToken
@@ -309,7 +281,7 @@ export class AuthClient<Claims = JwtPayload> {
   async #runRefresh(): Promise<Session<Claims>> {
     for (let attempt = 1; ; attempt++) {
       const state = this.#state
-      if (!state) throw new AuthError('no_session', 'refresh: the session ended while refreshing')
+      if (!state) throw this.#gone('refresh')
       const gen = this.#gen
       let error: AuthError
       try {
@@ -318,18 +290,13 @@ export class AuthClient<Claims = JwtPayload> {
         if (gen !== this.#gen) return this.#newerSession()
         const tokens = await this.#protocol.refresh(state.refreshToken)
         if (gen !== this.#gen) return this.#newerSession()
-        const next = createSessionState<Claims>(tokens, this.#options.clock.now())
-        if (typeof next !== 'string') {
-          this.#failures = 0
-          // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-          return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
-        }
-        error = new AuthError('invalid_response', `refresh: the answer of ${this.#refreshUrl()} is unusable: ${next}`)
+        const next = this.#toState('refresh', tokens)
+        // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
+        if (typeof next !== 'string') return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
+        error = new AuthError('invalid_response', next)
       } catch (thrown) {
         if (gen !== this.#gen) return this.#newerSession()
-        error = isAuthError(thrown)
-          ? thrown
-          : new AuthError('network', `refresh: POST ${this.#refreshUrl()} failed`, { cause: thrown })
+        error = isAuthError(thrown) ? thrown : new AuthError('network', 'refresh failed', { cause: thrown })
       }
       if (error.code === 'session_expired') {
         // Refused here, but another tab may hold a newer session (say, a leader we took over from).
@@ -356,15 +323,22 @@ export class AuthClient<Claims = JwtPayload> {
 
   /** The session that replaced the one a stale refresh started from, or why there is none. */
   #newerSession(): Session<Claims> {
-    if (this.#destroyed) throw new AuthError('destroyed', 'refresh: the client was destroyed while refreshing')
     const session = this.getSession()
-    if (!session) throw new AuthError('no_session', 'refresh: the session ended while refreshing')
+    if (this.#destroyed || !session) throw this.#gone('refresh')
     return session
   }
 
-  async #refreshInBackground(): Promise<void> {
-    // Errors were emitted as events already; a background refresh has no caller to reject.
-    await this.refresh().catch(noop)
+  /** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
+  #gone(operation: string): AuthError {
+    return this.#destroyed
+      ? new AuthError('destroyed', `${operation}: the client was destroyed`)
+      : new AuthError('no_session', `${operation}: there is no session`)
+  }
+
+  /** The session state for tokens that just arrived, or why they cannot make one. */
+  #toState(operation: 'login' | 'refresh', tokens: TokenResponse): SessionState<Claims> | string {
+    const state = createSessionState<Claims>(tokens, this.#options.clock.now())
+    return typeof state === 'string' ? `${operation}: the answer is unusable: ${state}` : state
   }
 
   async #tokenAfterUnauthorized(rejected: string): Promise<string | null> {
@@ -453,7 +427,7 @@ export class AuthClient<Claims = JwtPayload> {
       void this.#store.clear()
       if (!had) return
       if (change.type === 'logout') this.#emit('logout', { reason: 'other-tab' })
-      else this.#emit('session-expired', { error: new AuthError('session_expired', 'refresh: the session was refused in another tab') })
+      else this.#emit('session-expired', { error: new AuthError('session_expired', 'refresh: refused in another tab') })
       this.#emit('change', null)
       return
     }
@@ -480,18 +454,6 @@ export class AuthClient<Claims = JwtPayload> {
 
   #emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void {
     if (!this.#destroyed) this.#events.emit(type, payload)
-  }
-
-  #assertAlive(operation: string): void {
-    if (this.#destroyed) throw new AuthError('destroyed', `${operation}: the client was destroyed`)
-  }
-
-  #loginUrl(): string {
-    return this.#options.protocol === 'oauth2' ? this.#options.endpoints.token : this.#options.endpoints.login
-  }
-
-  #refreshUrl(): string {
-    return this.#options.protocol === 'oauth2' ? this.#options.endpoints.token : this.#options.endpoints.refresh
   }
 }
 

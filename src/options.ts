@@ -120,8 +120,8 @@ export interface ResolvedOptions {
   storage: TokenStorage
   storageKey: string
   endpoints: { login: string; refresh: string; logout: string; token: string; revocation: string }
-  clientId: string | undefined
-  scope: string | undefined
+  clientId?: string | undefined
+  scope?: string | undefined
   credentials: RequestCredentials
   allowedOrigins: ReadonlySet<string>
   refreshMarginMs: number
@@ -142,47 +142,55 @@ const bad = (name: string, expected: string, value: unknown): TypeError =>
   new TypeError(`createAuthClient: option "${name}" must be ${expected}, got ${describe(value)}`)
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'an array' : 'an object'
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : String(value)
 }
 
+const isMs = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value < Infinity
+const hasMethods =
+  (...names: string[]) =>
+  (value: unknown): boolean =>
+    typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
+const optional =
+  (type: string) =>
+  (value: unknown): boolean =>
+    value === undefined || typeof value === type
+
+/** Every checked option: its test and what it must be, for the TypeError. */
+const checks: [keyof AuthClientOptions, (value: unknown) => boolean, string][] = [
+  ['protocol', (v) => v === 'json' || v === 'oauth2', "'json' or 'oauth2'"],
+  ['storage', hasMethods('getItem', 'setItem', 'removeItem'), 'an object with getItem, setItem and removeItem'],
+  ['storageKey', (v) => typeof v === 'string' && v !== '', 'a non-empty string'],
+  ['clientId', optional('string'), 'a string'],
+  ['scope', optional('string'), 'a string'],
+  ['credentials', (v) => v === 'omit' || v === 'same-origin' || v === 'include', "'omit', 'same-origin' or 'include'"],
+  ['allowInsecureHttp', (v) => typeof v === 'boolean', 'a boolean'],
+  ['crossTab', (v) => typeof v === 'boolean', 'a boolean'],
+  ['refreshMarginMs', isMs, 'milliseconds ≥ 0'],
+  ['minTokenValidityMs', isMs, 'milliseconds ≥ 0'],
+  ['retryMinDelayMs', isMs, 'milliseconds ≥ 0'],
+  ['requestTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
+  ['retryMaxDelayMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
+  ['lockTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
+  ['tabSyncTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
+  ['retryAttempts', (v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'],
+  ['fetch', optional('function'), 'a function'],
+  ['clock', hasMethods('now', 'setTimeout', 'clearTimeout'), 'an object with now, setTimeout and clearTimeout'],
+  ['locks', (v) => v === null || hasMethods('request')(v), 'a LockManager (navigator.locks) or null'],
+]
+
 function parseHttpUrl(name: string, value: unknown, base?: string): URL {
-  let url: URL
-  try {
-    url = new URL(value as string, base)
-  } catch {
-    throw bad(name, 'an absolute http(s) URL', value)
-  }
-  if (typeof value !== 'string' || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw bad(name, 'an absolute http(s) URL', value)
-  }
-  if (url.username !== '' || url.password !== '') throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
+  const url = typeof value === 'string' && URL.canParse(value, base) ? new URL(value, base) : undefined
+  if (!url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
+  // Never echo a URL that carries credentials.
+  if (url.username || url.password) throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
   return url
 }
 
 function requireSecure(name: string, url: URL, allowInsecureHttp: boolean): void {
   if (!allowInsecureHttp && !isSecureUrl(url)) {
-    throw new AuthError(
-      'insecure_transport',
-      `createAuthClient: option "${name}" is ${url.origin}, plain http to a host that is not localhost; ` +
-        'use https (or set allowInsecureHttp: true on a closed test network)',
-    )
+    throw new AuthError('insecure_transport', `createAuthClient: option "${name}" (${url.origin}) is plain http to a host that is not localhost; use https or allowInsecureHttp`)
   }
 }
-
-/** Joins like ky's prefixUrl: `https://x/api` + `/auth/login` is `https://x/api/auth/login`. */
-function endpointUrl(name: string, value: unknown, baseUrl: URL, allowInsecureHttp: boolean): string {
-  if (typeof value !== 'string' || value === '') throw bad(`endpoints.${name}`, 'a path or a URL', value)
-  const absolute = /^[a-z][a-z\d+.-]*:/i.test(value)
-  const base = baseUrl.href.endsWith('/') ? baseUrl.href : `${baseUrl.href}/`
-  const url = parseHttpUrl(`endpoints.${name}`, absolute ? value : value.replace(/^\/+/, ''), base)
-  requireSecure(`endpoints.${name}`, url, allowInsecureHttp)
-  return url.href
-}
-
-const positiveNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value) && value > 0
-const nonNegativeNumber = (value: unknown): boolean => typeof value === 'number' && Number.isFinite(value) && value >= 0
 
 /**
  * Checks the options once and resolves them.
@@ -191,103 +199,62 @@ const nonNegativeNumber = (value: unknown): boolean => typeof value === 'number'
  */
 export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw bad('options', 'an object', options)
-  const merged = { ...defaults, ...stripUndefined(options) }
-  if (typeof merged.allowInsecureHttp !== 'boolean') throw bad('allowInsecureHttp', 'a boolean', merged.allowInsecureHttp)
+  const merged = {
+    ...defaults,
+    storage: memoryStorage(),
+    clock: systemClock,
+    locks: (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null,
+    ...stripUndefined(options),
+  }
+  for (const [name, valid, expected] of checks) {
+    if (!valid(merged[name])) throw bad(name, expected, merged[name])
+  }
+  const insecure = merged.allowInsecureHttp
   const baseUrl = parseHttpUrl('baseUrl', options.baseUrl)
-  requireSecure('baseUrl', baseUrl, merged.allowInsecureHttp)
+  requireSecure('baseUrl', baseUrl, insecure)
 
-  if (merged.protocol !== 'json' && merged.protocol !== 'oauth2') throw bad('protocol', "'json' or 'oauth2'", merged.protocol)
-  const storage = merged.storage ?? memoryStorage()
-  if (
-    typeof storage !== 'object' ||
-    storage === null ||
-    typeof storage.getItem !== 'function' ||
-    typeof storage.setItem !== 'function' ||
-    typeof storage.removeItem !== 'function'
-  ) {
-    throw bad('storage', 'an object with getItem, setItem and removeItem', storage)
-  }
-  if (typeof merged.storageKey !== 'string' || merged.storageKey === '') throw bad('storageKey', 'a non-empty string', merged.storageKey)
-  for (const name of ['clientId', 'scope'] as const) {
-    if (merged[name] !== undefined && typeof merged[name] !== 'string') throw bad(name, 'a string', merged[name])
-  }
-  if (!['omit', 'same-origin', 'include'].includes(merged.credentials)) {
-    throw bad('credentials', "'omit', 'same-origin' or 'include'", merged.credentials)
-  }
-  for (const name of ['refreshMarginMs', 'minTokenValidityMs', 'retryMinDelayMs'] as const) {
-    if (!nonNegativeNumber(merged[name])) throw bad(name, 'a number of milliseconds ≥ 0', merged[name])
-  }
-  for (const name of ['requestTimeoutMs', 'retryMaxDelayMs', 'lockTimeoutMs', 'tabSyncTimeoutMs'] as const) {
-    if (!positiveNumber(merged[name])) throw bad(name, 'a number of milliseconds > 0', merged[name])
-  }
-  if (!(Number.isInteger(merged.retryAttempts) && merged.retryAttempts >= 1)) {
-    throw bad('retryAttempts', 'an integer ≥ 1', merged.retryAttempts)
-  }
-  if (merged.fetch !== undefined && typeof merged.fetch !== 'function') throw bad('fetch', 'a function', merged.fetch)
-  if (typeof merged.crossTab !== 'boolean') throw bad('crossTab', 'a boolean', merged.crossTab)
-  const locks = options.locks === undefined ? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks : options.locks
-  if (locks !== null && locks !== undefined && typeof locks.request !== 'function') {
-    throw bad('locks', 'a LockManager (navigator.locks) or null', locks)
-  }
-  const clock = merged.clock ?? systemClock
-  if (typeof clock !== 'object' || clock === null || !['now', 'setTimeout', 'clearTimeout'].every((k) => typeof (clock as unknown as Record<string, unknown>)[k] === 'function')) {
-    throw bad('clock', 'an object with now, setTimeout and clearTimeout', clock)
-  }
-
-  const given = merged.endpoints ?? {}
+  const given = (merged.endpoints ?? {}) as Record<string, unknown>
   if (typeof given !== 'object' || given === null) throw bad('endpoints', 'an object', given)
-  for (const key of Object.keys(given)) {
-    if (!['login', 'refresh', 'logout', 'token', 'revocation'].includes(key)) throw bad(`endpoints.${key}`, 'a known endpoint', key)
+  const paths: Record<string, unknown> = { ...defaultEndpoints.json, ...defaultEndpoints.oauth2 }
+  for (const key in given) {
+    if (!(key in paths)) throw bad(`endpoints.${key}`, 'a known endpoint', key)
+    if (given[key] !== undefined) paths[key] = given[key]
   }
-  const paths = { ...defaultEndpoints.json, ...defaultEndpoints.oauth2, ...stripUndefined(given) }
-  const endpoints = {
-    login: endpointUrl('login', paths.login, baseUrl, merged.allowInsecureHttp),
-    refresh: endpointUrl('refresh', paths.refresh, baseUrl, merged.allowInsecureHttp),
-    logout: endpointUrl('logout', paths.logout, baseUrl, merged.allowInsecureHttp),
-    token: endpointUrl('token', paths.token, baseUrl, merged.allowInsecureHttp),
-    revocation: endpointUrl('revocation', paths.revocation, baseUrl, merged.allowInsecureHttp),
+  // Joined like ky's prefix: `https://x/api` + `/auth/login` is `https://x/api/auth/login`.
+  const prefix = baseUrl.href.replace(/\/?$/, '/')
+  const endpoints = {} as ResolvedOptions['endpoints']
+  for (const key in paths) {
+    const name = `endpoints.${key}`
+    const value = paths[key]
+    if (typeof value !== 'string' || value === '') throw bad(name, 'a path or a URL', value)
+    const url = parseHttpUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), prefix)
+    requireSecure(name, url, insecure)
+    endpoints[key as keyof ResolvedOptions['endpoints']] = url.href
   }
 
   return {
-    protocol: merged.protocol,
-    storage,
-    storageKey: merged.storageKey,
+    ...merged,
     endpoints,
-    clientId: merged.clientId,
-    scope: merged.scope,
-    credentials: merged.credentials,
-    allowedOrigins: resolveAllowedOrigins(merged.allowedOrigins, baseUrl, merged.allowInsecureHttp),
-    refreshMarginMs: merged.refreshMarginMs,
-    minTokenValidityMs: merged.minTokenValidityMs,
-    requestTimeoutMs: merged.requestTimeoutMs,
-    retryMinDelayMs: merged.retryMinDelayMs,
+    allowedOrigins: resolveAllowedOrigins(merged.allowedOrigins, baseUrl, insecure),
     retryMaxDelayMs: Math.max(merged.retryMaxDelayMs, merged.retryMinDelayMs),
-    retryAttempts: merged.retryAttempts,
     fetch: merged.fetch ?? ((input, init) => globalThis.fetch(input, init)),
-    clock,
-    crossTab: merged.crossTab,
-    lockTimeoutMs: merged.lockTimeoutMs,
-    tabSyncTimeoutMs: merged.tabSyncTimeoutMs,
-    locks: locks ?? undefined,
+    locks: merged.locks ?? undefined,
   }
 }
 
 function resolveAllowedOrigins(given: unknown, baseUrl: URL, allowInsecureHttp: boolean): ReadonlySet<string> {
   if (given === undefined) {
     const page = pageUrl()
-    const origins = [baseUrl.origin]
     // The page's own origin only when a token could travel there safely.
-    if (page && (allowInsecureHttp || isSecureUrl(page))) origins.push(page.origin)
-    return new Set(origins)
+    return new Set([baseUrl.origin, ...(page && (allowInsecureHttp || isSecureUrl(page)) ? [page.origin] : [])])
   }
   if (!Array.isArray(given)) throw bad('allowedOrigins', 'an array of origins', given)
   return new Set(
     given.map((entry: unknown, index) => {
-      const url = parseHttpUrl(`allowedOrigins[${index}]`, entry)
-      if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-        throw bad(`allowedOrigins[${index}]`, 'an origin (scheme, host and port only)', entry)
-      }
-      requireSecure(`allowedOrigins[${index}]`, url, allowInsecureHttp)
+      const name = `allowedOrigins[${index}]`
+      const url = parseHttpUrl(name, entry)
+      if (url.href !== `${url.origin}/`) throw bad(name, 'an origin (scheme, host and port only)', entry)
+      requireSecure(name, url, allowInsecureHttp)
       return url.origin
     }),
   )

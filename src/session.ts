@@ -92,12 +92,11 @@ export function createSessionState<Claims>(
 ): SessionState<Claims> | string {
   const decoded = decodeClaims(tokens.accessToken)
   if (!decoded && tokens.expiresInSec === undefined) {
-    return 'the access token is not a JWT and no expires_in was given'
+    return 'an opaque token without expires_in'
   }
   const claims = decoded ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
-  if (lifetime === undefined) return 'neither expires_in nor the JWT says when the token expires'
-  if (!(lifetime > 0)) return 'the access token is already expired'
+  if (!(lifetime !== undefined && lifetime > 0)) return 'no expiry, or already expired'
   return {
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,

@@ -20,11 +20,8 @@ export interface ServerAnswer {
 
 /** `Retry-After` is either seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null || value.trim() === '') return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+  const ms = value === null ? NaN : /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : Date.parse(value) - now
+  return ms >= 0 ? ms : ms < 0 ? 0 : undefined
 }
 
 /**
@@ -66,10 +63,8 @@ export async function postToAuthServer(
     ;[response, text] = await Promise.race([exchange(), timedOut])
   } catch (cause) {
     throw controller.signal.aborted
-      ? new AuthError('timeout', `${operation}: POST ${url} got no answer within ${config.requestTimeoutMs} ms`, {
-          cause,
-        })
-      : new AuthError('network', `${operation}: POST ${url} failed before the server answered`, { cause })
+      ? new AuthError('timeout', `${operation}: POST ${url} timed out`, { cause })
+      : new AuthError('network', `${operation}: POST ${url} failed`, { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }

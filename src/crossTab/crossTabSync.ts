@@ -22,7 +22,7 @@ export interface SyncHost {
 }
 
 export interface CrossTabConfig {
-  name: string
+  storageKey: string
   clock: Clock
   locks: LockManager | undefined
   /** How long a follower waits for a leader that does not answer before taking over. */
@@ -30,7 +30,7 @@ export interface CrossTabConfig {
   /** How long a leader may take to refresh once it answered. */
   requestTimeoutMs: number
   /** How long to wait for other tabs to answer "who has a session?". */
-  syncTimeoutMs: number
+  tabSyncTimeoutMs: number
 }
 
 export interface CrossTabSync {
@@ -96,14 +96,15 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     notify(message)
   }
 
-  const channel: TabChannel | undefined = createTabChannel(config.name, onMessage)
+  const name = `tokenkeeper:${config.storageKey}`
+  const channel: TabChannel | undefined = createTabChannel(name, onMessage)
   if (!channel) return undefined
   let closed = false
   const post = (message: TabMessage): void => {
     // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
     if (!closed) channel.post(message)
   }
-  const leadership: Leadership | undefined = config.locks && createLeadership(config.locks, `${config.name}:leader`)
+  const leadership: Leadership | undefined = config.locks && createLeadership(config.locks, `${name}:leader`)
   leadership?.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
@@ -151,7 +152,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     const changed = (): boolean | undefined => (host.gen() !== gen ? false : undefined)
     if (!leadership) {
       post({ type: 'refresh-request', from: host.tabId, gen })
-      if ((await waitFor(config.syncTimeoutMs, changed)) === false) return false
+      if ((await waitFor(config.tabSyncTimeoutMs, changed)) === false) return false
       const first = claims.get(gen)
       if (first === undefined || first >= host.tabId) return true
       // Another tab claimed it first: wait for its result, and take over if it never comes.
@@ -159,7 +160,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     }
     if (await leadership.confirm()) {
       if (host.gen() !== gen) return false
-      const settling = tookOverAt + config.syncTimeoutMs - config.clock.now()
+      const settling = tookOverAt + config.tabSyncTimeoutMs - config.clock.now()
       return settling > 0 ? ((await waitFor(settling, changed)) ?? true) : true
     }
     if (host.gen() !== gen) return false
@@ -171,7 +172,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         if (leadership.isLeader()) return true
         if (message?.type === 'ack' && message.gen === gen) return 'ack'
         if (message?.type === 'failed' && message.gen === gen) {
-          return new AuthError(message.code, `refresh: failed in the leader tab (${message.code})`)
+          return new AuthError(message.code, 'refresh: failed in the leader tab')
         }
         return undefined
       })
@@ -200,7 +201,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     async askSiblings() {
       const gen = host.gen()
       post({ type: 'hello', from: host.tabId })
-      await waitFor(config.syncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
+      await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
     },
     close() {
       closed = true

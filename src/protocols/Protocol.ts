@@ -21,17 +21,15 @@ const pick = (body: Record<string, unknown>, camel: string, snake: string): unkn
 
 /** Reads a token response in either naming; returns why it is unusable instead of throwing. */
 export function parseTokenResponse(body: unknown): TokenResponse | string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body is not a JSON object'
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'not a JSON object'
   const record = body as Record<string, unknown>
   const accessToken = pick(record, 'accessToken', 'access_token')
   const refreshToken = pick(record, 'refreshToken', 'refresh_token')
   const expiresIn = pick(record, 'expiresIn', 'expires_in')
-  if (typeof accessToken !== 'string' || accessToken === '') return 'it has no access token'
-  if (refreshToken !== undefined && refreshToken !== null && (typeof refreshToken !== 'string' || refreshToken === '')) {
-    return 'its refresh token is not a string'
-  }
-  if (expiresIn !== undefined && !(typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0)) {
-    return 'its expires_in is not a positive number'
+  if (typeof accessToken !== 'string' || !accessToken) return 'no access token'
+  if (refreshToken != null && (typeof refreshToken !== 'string' || !refreshToken)) return 'a bad refresh token'
+  if (expiresIn !== undefined && !(typeof expiresIn === 'number' && expiresIn > 0 && expiresIn < Infinity)) {
+    return 'a bad expires_in'
   }
   return {
     accessToken,
@@ -54,7 +52,7 @@ export function judgeTokenAnswer(answer: ServerAnswer, operation: 'login' | 'ref
   if (answer.ok) {
     const tokens = parseTokenResponse(answer.body)
     if (typeof tokens !== 'string') return tokens
-    throw new AuthError('invalid_response', `${operation}: POST ${url} answered ${answer.status} but ${tokens}`, {
+    throw new AuthError('invalid_response', `${operation}: POST ${url} answered ${answer.status} with ${tokens}`, {
       status: answer.status,
     })
   }
@@ -62,12 +60,12 @@ export function judgeTokenAnswer(answer: ServerAnswer, operation: 'login' | 'ref
   const what = `${operation}: POST ${url} answered ${answer.status}${code ? ` (${code})` : ''}`
   const details = { status: answer.status, retryAfterMs: answer.retryAfterMs }
   if (operation === 'login' && (answer.status === 400 || answer.status === 401)) {
-    throw new AuthError('invalid_credentials', `${what}: the credentials were refused`, details)
+    throw new AuthError('invalid_credentials', what, details)
   }
   if (operation === 'refresh' && (code === 'invalid_grant' || isFinalRefreshRefusal(answer.status))) {
-    throw new AuthError('session_expired', `${what}: the session can no longer be renewed`, details)
+    throw new AuthError('session_expired', what, details)
   }
-  throw new AuthError('server', `${what}`, details)
+  throw new AuthError('server', what, details)
 }
 
 /** A revocation counts as confirmed on any 2xx (RFC 7009 §2.2). Failures are swallowed: best effort. */

@@ -8,8 +8,8 @@ export interface OAuth2Endpoints {
 }
 
 export interface OAuth2Client {
-  clientId: string | undefined
-  scope: string | undefined
+  clientId?: string | undefined
+  scope?: string | undefined
 }
 
 /**
@@ -33,7 +33,7 @@ export function oauth2Protocol(config: TransportConfig, endpoints: OAuth2Endpoin
     async login(credentials) {
       const { username, password, scope } = credentials
       if (typeof username !== 'string' || typeof password !== 'string') {
-        throw new AuthError('invalid_argument', 'login: the oauth2 protocol needs string username and password')
+        throw new AuthError('invalid_argument', 'login: oauth2 needs a username and a password')
       }
       const grant = body({
         grant_type: 'password',
@@ -45,7 +45,7 @@ export function oauth2Protocol(config: TransportConfig, endpoints: OAuth2Endpoin
     },
     async refresh(refreshToken) {
       if (refreshToken === undefined) {
-        throw new AuthError('session_expired', `refresh: the session has no refresh token for ${endpoints.token}`)
+        throw new AuthError('session_expired', 'refresh: no refresh token')
       }
       const grant = body({ grant_type: 'refresh_token', refresh_token: refreshToken })
       return judgeTokenAnswer(

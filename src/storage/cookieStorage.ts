@@ -20,11 +20,6 @@ export interface CookieStorageOptions {
   maxAgeSeconds?: number
 }
 
-/** Browsers silently drop a cookie whose name and value pass this many bytes (RFC 6265 §6.1). */
-const MAX_COOKIE_BYTES = 4096
-
-const byteLength = (text: string): number => new TextEncoder().encode(text).length
-
 /**
  * Keeps the session in a cookie written by script: `Secure; SameSite=Strict; Path=/` under a
  * `__Host-` name. It survives reloads and is shared by tabs. A script-written cookie can never be
@@ -41,72 +36,50 @@ const byteLength = (text: string): number => new TextEncoder().encode(text).leng
  * @throws {TypeError} when an option is invalid.
  */
 export function cookieStorage(options: CookieStorageOptions = {}): TokenStorage {
-  const path = options.path ?? '/'
-  const prefix = options.prefix ?? (options.domain === undefined && path === '/' ? '__Host-' : '__Secure-')
-  const sameSite = options.sameSite ?? 'Strict'
-  const { domain, maxAgeSeconds } = options
-  if (!['__Host-', '__Secure-', ''].includes(prefix)) {
-    throw new TypeError(`cookieStorage: prefix must be '__Host-', '__Secure-' or '', got ${String(prefix)}`)
-  }
-  if (prefix === '__Host-' && (domain !== undefined || path !== '/')) {
-    throw new TypeError(`cookieStorage: a '__Host-' cookie cannot have a domain or a path other than '/'`)
-  }
-  if (!['Strict', 'Lax', 'None'].includes(sameSite)) {
-    throw new TypeError(`cookieStorage: sameSite must be 'Strict', 'Lax' or 'None', got ${String(sameSite)}`)
-  }
-  if (maxAgeSeconds !== undefined && !(Number.isInteger(maxAgeSeconds) && maxAgeSeconds > 0)) {
-    throw new TypeError(`cookieStorage: maxAgeSeconds must be a positive integer, got ${String(maxAgeSeconds)}`)
-  }
-  for (const [name, value] of [['domain', domain], ['path', path]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || /[;\s,]/.test(value))) {
-      throw new TypeError(`cookieStorage: ${name} must be a string without ';', ',' or spaces`)
-    }
-  }
+  const { domain, path = '/', sameSite = 'Strict', maxAgeSeconds } = options
+  const prefix = options.prefix ?? (domain === undefined && path === '/' ? '__Host-' : '__Secure-')
+  const invalid =
+    !['__Host-', '__Secure-', ''].includes(prefix) ? 'prefix'
+    : prefix === '__Host-' && (domain !== undefined || path !== '/') ? 'prefix (__Host- allows no domain and only path /)'
+    : !['Strict', 'Lax', 'None'].includes(sameSite) ? 'sameSite'
+    : maxAgeSeconds !== undefined && !(Number.isInteger(maxAgeSeconds) && maxAgeSeconds > 0) ? 'maxAgeSeconds'
+    : [domain, path].some((value) => value !== undefined && (typeof value !== 'string' || /[;\s,]/.test(value))) ? 'domain or path'
+    : undefined
+  if (invalid) throw new TypeError(`cookieStorage: invalid option ${invalid}`)
 
-  const attributes = [`Path=${path}`, domain === undefined ? '' : `Domain=${domain}`, `SameSite=${sameSite}`, 'Secure']
-    .filter(Boolean)
-    .join('; ')
-
-  const cookieJar = (): Document => {
-    const doc = (globalThis as { document?: Document }).document
-    if (!doc) throw new AuthError('storage', 'cookieStorage: no document here, cookies are not available')
-    const location = (globalThis as { location?: Location }).location
-    if (location?.protocol !== 'https:' && !(location && isLoopbackHost(location.hostname))) {
-      throw new AuthError('storage', `cookieStorage: refused on ${location?.origin ?? 'this page'}, which is not https`)
+  const attributes = `; Path=${path}${domain === undefined ? '' : `; Domain=${domain}`}; SameSite=${sameSite}; Secure`
+  const name = (key: string): string => prefix + encodeURIComponent(key)
+  const jar = (): Document => {
+    const { document, location } = globalThis as { document?: Document; location?: Location }
+    if (!document || !location || (location.protocol !== 'https:' && !isLoopbackHost(location.hostname))) {
+      throw new AuthError('storage', `cookieStorage: refused on ${location?.origin}, not an https page`)
     }
-    return doc
+    return document
   }
-  const cookieName = (key: string): string => prefix + encodeURIComponent(key)
 
   return {
     getItem(key) {
-      const wanted = `${cookieName(key)}=`
-      const found = cookieJar()
-        .cookie.split(';')
-        .map((part) => part.trim())
+      const wanted = `${name(key)}=`
+      const found = jar()
+        .cookie.split('; ')
         .find((part) => part.startsWith(wanted))
-      // An empty value is a deleted cookie some engines still list; we never write one.
-      if (found === undefined || found.length === wanted.length) return null
       try {
-        return decodeURIComponent(found.slice(wanted.length))
+        // An empty value is a deleted cookie some engines still list; we never write one.
+        return found?.slice(wanted.length) ? decodeURIComponent(found.slice(wanted.length)) : null
       } catch {
-        return null // not ours, or mangled: the client treats it as no session and removes it
+        return null // mangled: the client treats it as no session and removes it
       }
     },
     setItem(key, value) {
-      const pair = `${cookieName(key)}=${encodeURIComponent(value)}`
-      if (byteLength(pair) > MAX_COOKIE_BYTES) {
-        throw new AuthError(
-          'storage',
-          `cookieStorage: the session needs a ${byteLength(pair)}-byte cookie, over the browsers' ` +
-            `${MAX_COOKIE_BYTES}-byte limit; it was not written (use memory or web storage)`,
-        )
+      const pair = `${name(key)}=${encodeURIComponent(value)}`
+      // Browsers silently drop a cookie whose name and value pass 4096 bytes (RFC 6265 §6.1).
+      if (new Blob([pair]).size > 4096) {
+        throw new AuthError('storage', `cookieStorage: the session needs a cookie over 4096 bytes, which browsers drop; not written`)
       }
-      const maxAge = maxAgeSeconds === undefined ? '' : `; Max-Age=${maxAgeSeconds}`
-      cookieJar().cookie = `${pair}; ${attributes}${maxAge}`
+      jar().cookie = pair + attributes + (maxAgeSeconds ? `; Max-Age=${maxAgeSeconds}` : '')
     },
     removeItem(key) {
-      cookieJar().cookie = `${cookieName(key)}=; ${attributes}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT`
+      jar().cookie = `${name(key)}=${attributes}; Max-Age=0`
     },
   }
 }

@@ -22,9 +22,7 @@ export function createSessionStore<Claims>(
     onError(
       isAuthError(cause) && cause.code === 'storage'
         ? cause
-        : new AuthError('storage', `storage: ${operation}("${key}") failed; the session goes on in memory`, {
-            cause,
-          }),
+        : new AuthError('storage', `storage: ${operation}("${key}") failed`, { cause }),
     )
   }
 
