@@ -13,11 +13,23 @@ import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
-/** Why a session ended through `logout()`: here, or in another tab. */
+/**
+ * Why a session ended through `logout()`: here, or in another tab.
+ *
+ * @example
+ * ```ts
+ * auth.on('logout', ({ reason }) => reason === 'other-tab' && toast('You logged out in another tab'))
+ * ```
+ */
 export type LogoutReason = 'user' | 'other-tab'
 
 /**
  * The events of an {@link AuthClient} and their payloads. No payload holds a token except a `Session`.
+ *
+ * @example
+ * ```ts
+ * const log = <K extends keyof AuthEvents>(type: K) => auth.on(type, (payload) => console.debug(type, payload))
+ * ```
  */
 export interface AuthEvents<Claims = JwtPayload> {
   /** `login()` succeeded (or a login in another tab reached this one). */
@@ -25,16 +37,30 @@ export interface AuthEvents<Claims = JwtPayload> {
   /** A refresh succeeded, here or in another tab. */
   refresh: Session<Claims>
   /** The session was ended by `logout()`, here or in another tab. */
-  logout: { reason: LogoutReason }
+  logout: {
+    /** `'user'` when `logout()` was called in this tab, `'other-tab'` when in another. */
+    reason: LogoutReason
+  }
   /** The session can no longer be renewed; send the user to the login page. Emitted once. */
-  'session-expired': { error: AuthError }
+  'session-expired': {
+    /** Why: the refresh was refused (`session_expired`), here or in another tab. */
+    error: AuthError
+  }
   /** A failure the client survives and retries: network, 5xx, 429, storage. */
   error: AuthError
   /** The session changed, whatever the cause: the one event a UI binding needs. */
   change: Session<Claims> | null
 }
 
-/** What `logout()` resolves to. */
+/**
+ * What `logout()` resolves to.
+ *
+ * @example
+ * ```ts
+ * const { revoked } = await auth.logout()
+ * if (!revoked) console.warn('the server did not confirm the revocation')
+ * ```
+ */
 export interface LogoutResult {
   /** Whether the server confirmed the revocation. The local session is gone either way. */
   revoked: boolean
@@ -45,6 +71,12 @@ const noop = (): void => undefined
 /**
  * The one object an app creates: it logs in, keeps, refreshes and ends the session.
  * Create it with {@link createAuthClient}.
+ *
+ * @example
+ * ```ts
+ * const auth: AuthClient<{ sub: string; roles: string[] }> = createAuthClient({ baseUrl: 'https://api.example.com' })
+ * const roles = auth.getSession()?.claims.roles ?? []
+ * ```
  */
 export class AuthClient<Claims = JwtPayload> {
   /**

@@ -1,4 +1,12 @@
-/** An opaque timer handle, whatever `setTimeout` returns where the client runs. */
+/**
+ * An opaque timer handle, whatever `setTimeout` returns where the client runs.
+ *
+ * @example
+ * ```ts
+ * const handle: TimerHandle = clock.setTimeout(() => {}, 1_000)
+ * clock.clearTimeout(handle)
+ * ```
+ */
 export type TimerHandle = unknown
 
 /**
@@ -12,8 +20,11 @@ export type TimerHandle = unknown
  * ```
  */
 export interface Clock {
+  /** Milliseconds since the epoch, as `Date.now()`. */
   now(): number
+  /** Runs `run` after `ms` milliseconds, as `setTimeout`. */
   setTimeout(run: () => void, ms: number): TimerHandle
+  /** Cancels a timer from `setTimeout`. */
   clearTimeout(handle: TimerHandle): void
 }
 

@@ -1,4 +1,12 @@
-/** A listener for one event of a typed event map. */
+/**
+ * A listener for one event of a typed event map.
+ *
+ * @example
+ * ```ts
+ * const onExpired: Listener<AuthEvents['session-expired']> = ({ error }) => console.warn(error.code)
+ * auth.on('session-expired', onExpired)
+ * ```
+ */
 export type Listener<Payload> = (payload: Payload) => unknown
 
 /** A small typed emitter (as mitt) whose listeners cannot break the emitter or each other. */

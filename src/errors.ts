@@ -13,6 +13,13 @@
  * - `no_session`: the operation needs a session and there is none (logged out, or logout won a race).
  * - `aborted`: `logout()` was called while `login()` was still waiting for the server.
  * - `destroyed`: the client was destroyed with `destroy()`.
+ *
+ * @example
+ * ```ts
+ * auth.on('error', (error) => {
+ *   if (error.code === 'storage') showBanner('Your browser refused to keep the session')
+ * })
+ * ```
  */
 export type AuthErrorCode =
   | 'invalid_credentials'
@@ -28,6 +35,14 @@ export type AuthErrorCode =
   | 'aborted'
   | 'destroyed'
 
+/**
+ * What an {@link AuthError} carries besides its code and message.
+ *
+ * @example
+ * ```ts
+ * new AuthError('server', 'refresh: POST https://api.example.com/auth/refresh answered 503', { status: 503, retryAfterMs: 30_000 })
+ * ```
+ */
 export interface AuthErrorOptions {
   /** The underlying error, kept for debugging. */
   cause?: unknown
@@ -52,9 +67,13 @@ export interface AuthErrorOptions {
  * ```
  */
 export class AuthError extends Error {
+  /** Always `'AuthError'`, so the type guard works across realms. */
   override name = 'AuthError' as const
+  /** What went wrong, for `switch (error.code)`. */
   readonly code: AuthErrorCode
+  /** The HTTP status the server answered, when there was one. */
   readonly status: number | undefined
+  /** Milliseconds the server asked to wait (`Retry-After`), when it did. */
   readonly retryAfterMs: number | undefined
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {

@@ -13,4 +13,12 @@ export { memoryStorage } from './storage/memoryStorage.js'
 export { webStorage } from './storage/webStorage.js'
 export { cookieStorage } from './storage/cookieStorage.js'
 export type { CookieStorageOptions } from './storage/cookieStorage.js'
-export type { JwtPayload } from 'jwt-decode'
+/**
+ * The registered JWT claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`), the default `Claims`.
+ *
+ * @example
+ * ```ts
+ * const auth = createAuthClient<JwtPayload & { roles: string[] }>({ baseUrl })
+ * ```
+ */
+export type JwtPayload = import('jwt-decode').JwtPayload

@@ -4,7 +4,14 @@ import { memoryStorage } from './storage/memoryStorage.js'
 import type { TokenStorage } from './storage/TokenStorage.js'
 import { isSecureUrl, pageUrl } from './url.js'
 
-/** Paths (resolved against `baseUrl`) or absolute URLs of the auth server's endpoints. */
+/**
+ * Paths (resolved against `baseUrl`) or absolute URLs of the auth server's endpoints.
+ *
+ * @example
+ * ```ts
+ * createAuthClient({ baseUrl: 'https://api.example.com', endpoints: { login: '/session', refresh: '/session/renew' } })
+ * ```
+ */
 export interface AuthEndpoints {
   /** json protocol. @default '/auth/login' */
   login?: string
@@ -92,20 +99,40 @@ export interface AuthClientOptions {
   locks?: LockManager | null
 }
 
-/** The defaults of every option that has one. */
+/**
+ * The defaults of the options that have a plain value; see {@link AuthClientOptions} for each.
+ *
+ * @example
+ * ```ts
+ * createAuthClient({ baseUrl, refreshMarginMs: defaults.refreshMarginMs * 2 })
+ * ```
+ */
 export const defaults = {
+  /** See {@link AuthClientOptions.protocol}. */
   protocol: 'json',
+  /** See {@link AuthClientOptions.storageKey}. */
   storageKey: 'tokenkeeper.session',
+  /** See {@link AuthClientOptions.credentials}. */
   credentials: 'same-origin',
+  /** See {@link AuthClientOptions.allowInsecureHttp}. */
   allowInsecureHttp: false,
+  /** See {@link AuthClientOptions.refreshMarginMs}. */
   refreshMarginMs: 60_000,
+  /** See {@link AuthClientOptions.minTokenValidityMs}. */
   minTokenValidityMs: 5_000,
+  /** See {@link AuthClientOptions.requestTimeoutMs}. */
   requestTimeoutMs: 10_000,
+  /** See {@link AuthClientOptions.retryMinDelayMs}. */
   retryMinDelayMs: 1_000,
+  /** See {@link AuthClientOptions.retryMaxDelayMs}. */
   retryMaxDelayMs: 60_000,
+  /** See {@link AuthClientOptions.retryAttempts}. */
   retryAttempts: 3,
+  /** See {@link AuthClientOptions.crossTab}. */
   crossTab: true,
+  /** See {@link AuthClientOptions.lockTimeoutMs}. */
   lockTimeoutMs: 10_000,
+  /** See {@link AuthClientOptions.tabSyncTimeoutMs}. */
   tabSyncTimeoutMs: 150,
 } as const satisfies Partial<AuthClientOptions>
 
@@ -179,8 +206,13 @@ const checks: [keyof AuthClientOptions, (value: unknown) => boolean, string][] =
 ]
 
 function parseHttpUrl(name: string, value: unknown, base?: string): URL {
-  const url = typeof value === 'string' && URL.canParse(value, base) ? new URL(value, base) : undefined
-  if (!url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
+  let url: URL | undefined
+  try {
+    url = new URL(value as string, base) // URL.canParse is missing in browsers still in use (Safari 16)
+  } catch {
+    // reported below
+  }
+  if (typeof value !== 'string' || !url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
   // Never echo a URL that carries credentials.
   if (url.username || url.password) throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
   return url

@@ -67,12 +67,13 @@ describe('tokenkeeper/testing: createMockAuthServer', () => {
   })
 
   it('protects GET /api/me: 200 with a valid token, 401 without, expired, forged or revoked', async () => {
-    start({ accessTokenLifetimeSec: 1 })
+    start()
     const { accessToken, refreshToken } = await login()
     const me = (token?: string) => fetch(`${BASE}/api/me`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
     expect((await me(accessToken as string)).status).toBe(200)
     expect((await me()).status).toBe(401)
     expect((await me(`${accessToken}x`)).status).toBe(401)
+    expect((await me(await mock.issueAccessToken('ada', 0))).status).toBe(401)
     expect((await me(await createMockAuthServer().issueAccessToken('ada'))).status).toBe(401)
     await fetch(`${BASE}/auth/logout`, {
       method: 'POST',
@@ -80,7 +81,7 @@ describe('tokenkeeper/testing: createMockAuthServer', () => {
       body: JSON.stringify({ refreshToken }),
     })
     expect((await me(accessToken as string)).status).toBe(401)
-    expect(mock.counts).toMatchObject({ api: 5, unauthorized: 4, logout: 1 })
+    expect(mock.counts).toMatchObject({ api: 6, unauthorized: 5, logout: 1 })
   })
 
   it('speaks oauth2 too: password and refresh_token grants, RFC 7009 revocation', async () => {

@@ -5,6 +5,11 @@ import type { ServerAnswer } from '../transport.js'
 /**
  * What the app passes to `login()`. The json protocol posts it as it is; the oauth2 protocol needs
  * `username` and `password` (and takes an optional `scope`).
+ *
+ * @example
+ * ```ts
+ * await auth.login({ email: 'ada@example.com', password, otp: '123456' }) // json: any fields your API takes
+ * ```
  */
 export type Credentials = Record<string, unknown>
 

@@ -8,7 +8,10 @@
  * ```
  */
 export interface TokenStorage {
+  /** The stored string, or null; may return a promise. */
   getItem(key: string): string | null | undefined | Promise<string | null | undefined>
+  /** Stores the string; may return a promise, and may throw (quota, privacy settings). */
   setItem(key: string, value: string): unknown
+  /** Removes the key; may return a promise. */
   removeItem(key: string): unknown
 }

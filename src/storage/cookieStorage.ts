@@ -2,7 +2,14 @@ import { AuthError } from '../errors.js'
 import { isLoopbackHost } from '../url.js'
 import type { TokenStorage } from './TokenStorage.js'
 
-/** How `cookieStorage` writes its cookie. */
+/**
+ * How `cookieStorage` writes its cookie.
+ *
+ * @example
+ * ```ts
+ * cookieStorage({ domain: 'example.com', maxAgeSeconds: 7 * 86_400 }) // a __Secure- cookie shared by subdomains
+ * ```
+ */
 export interface CookieStorageOptions {
   /**
    * Prefix of the cookie's name. `__Host-` makes the browser insist on `Secure`, `Path=/` and no

@@ -1,7 +1,14 @@
 import { http, HttpResponse, type RequestHandler } from 'msw'
 import { createJwtSigner } from './jwt.js'
 
-/** How a mock auth server behaves. Every field has a default. */
+/**
+ * How a mock auth server behaves. Every field has a default.
+ *
+ * @example
+ * ```ts
+ * const mock = createMockAuthServer({ baseUrl: 'https://api.example.com', accessTokenLifetimeSec: 10, users: { ada: 'lovelace' } })
+ * ```
+ */
 export interface MockAuthServerOptions {
   /** Origin (and optional path) the server answers on. @default 'https://api.example.com' */
   baseUrl?: string
@@ -15,27 +22,70 @@ export interface MockAuthServerOptions {
   reuseDetection?: boolean
 }
 
-/** A failure injected into the next refreshes. */
+/**
+ * A failure injected into the next refreshes.
+ *
+ * @example
+ * ```ts
+ * mock.failNextRefreshes(2, { kind: 'rate-limited', retryAfterSec: 30 })
+ * ```
+ */
 export type RefreshFailure =
-  | { kind: 'server-error'; status?: number }
-  | { kind: 'invalid_grant' }
-  | { kind: 'rate-limited'; retryAfterSec: number }
-  | { kind: 'network-error' }
+  | {
+      /** A 5xx answer: transient, the client retries. */
+      kind: 'server-error'
+      /** @default 500 */
+      status?: number
+    }
+  | {
+      /** 400 `{ error: 'invalid_grant' }`: final, the session expires. */
+      kind: 'invalid_grant'
+    }
+  | {
+      /** 429 with `Retry-After`. */
+      kind: 'rate-limited'
+      /** Seconds sent in `Retry-After`. */
+      retryAfterSec: number
+    }
+  | {
+      /** The request fails without an answer. */
+      kind: 'network-error'
+    }
 
-/** What the server received, for assertions. */
+/**
+ * What the server received, for assertions.
+ *
+ * @example
+ * ```ts
+ * expect(mock.counts.refresh).toBe(1) // 50 parallel requests, one refresh
+ * ```
+ */
 export interface MockAuthServerCounts {
+  /** Login requests (json login and oauth2 password grants), successful or not. */
   login: number
+  /** Refresh requests (json refresh and oauth2 refresh_token grants), including failed ones. */
   refresh: number
+  /** json logout requests. */
   logout: number
+  /** oauth2 revocation requests. */
   revoke: number
-  /** Requests to the protected API, and how many of them it answered 401. */
+  /** Requests to the protected `GET /api/me`. */
   api: number
+  /** Of those, the ones answered 401. */
   unauthorized: number
   /** Refresh tokens presented a second time. */
   reuseDetected: number
 }
 
-/** A running mock auth server. */
+/**
+ * A running mock auth server.
+ *
+ * @example
+ * ```ts
+ * const mock: MockAuthServer = createMockAuthServer()
+ * server.use(...mock.handlers)
+ * ```
+ */
 export interface MockAuthServer {
   /** The MSW handlers: `setupServer(...mock.handlers)` or `setupWorker(...mock.handlers)`. */
   handlers: RequestHandler[]
@@ -60,6 +110,17 @@ interface Family {
  * An auth server made of MSW handlers: real JWTs, rotating refresh tokens with reuse detection,
  * both wire protocols (json at /auth/*, oauth2 at /oauth/token and /oauth/revoke), a protected
  * `GET /api/me`, failure injection and counters.
+ *
+ * @example
+ * ```ts
+ * import { setupServer } from 'msw/node'
+ * import { createMockAuthServer } from 'tokenkeeper/testing'
+ *
+ * const mock = createMockAuthServer({ baseUrl: 'https://api.example.com' })
+ * const server = setupServer(...mock.handlers)
+ * server.listen()
+ * // ...log in as ada / lovelace, then assert on mock.counts
+ * ```
  */
 export function createMockAuthServer(options: MockAuthServerOptions = {}): MockAuthServer {
   const base = (options.baseUrl ?? 'https://api.example.com').replace(/\/+$/, '')

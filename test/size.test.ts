@@ -1,0 +1,39 @@
+// @vitest-environment node
+import { build } from 'esbuild'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const peers = ['ky', 'react', 'react-dom', 'msw']
+
+/** min+gzip of a built entry with every dependency it pulls in, peers excluded. */
+export async function minGzipSize(entry: string): Promise<number> {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    write: false,
+    external: peers,
+    logLevel: 'silent',
+  })
+  return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length
+}
+
+const budgets = [
+  // The issue's target for the core is 6 KB; it is not met (see README, Size): this ceiling stops growth.
+  ['tokenkeeper', 'dist/index.js', 9 * 1024],
+  ['tokenkeeper/ky', 'dist/ky.js', 1024],
+  ['tokenkeeper/react', 'dist/react.js', 512],
+] as const
+
+describe('size budgets (min+gzip, with dependencies, peers excluded)', () => {
+  it.each(budgets)('%s stays within its budget', async (name, entry, budget) => {
+    const size = await minGzipSize(entry)
+    console.log(`${name}: ${size} B of ${budget} B`)
+    expect(size).toBeLessThanOrEqual(budget)
+  })
+})
