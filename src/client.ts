@@ -291,6 +291,7 @@ export class AuthClient<Claims = JwtPayload> {
     if (!state) {
       // Memory and sessionStorage are per tab: another tab may hold the session.
       await this.#sync?.askSiblings()
+      if (this.#options.refreshTokenInCookie && gen === this.#gen) await this.#resume()
       return this.getSession()
     }
     this.#gen = state.gen
@@ -308,6 +309,27 @@ export class AuthClient<Claims = JwtPayload> {
       if (this.#state === state) this.#emit('change', state.session)
       return this.getSession()
     }
+  }
+
+  /**
+   * Gets a session with the HttpOnly refresh cookie alone, after a reload. One tab at a time: two
+   * tabs opened together would send the same rotating cookie, and the second would be refused for
+   * reuse. So each asks the others again once it holds the lock, and the first one's session wins.
+   */
+  async #resume(): Promise<void> {
+    const attempt = async (): Promise<void> => {
+      const gen = this.#gen
+      await this.#sync?.askSiblings()
+      if (gen !== this.#gen || this.#destroyed) return
+      try {
+        const state = this.#toState('refresh', await this.#protocol.refresh(undefined))
+        if (typeof state !== 'string' && gen === this.#gen) this.#apply(state, 'refresh')
+      } catch (error) {
+        // No cookie, or a dead one: simply logged out. Only a transient failure is worth telling.
+        if (isAuthError(error) && error.code !== 'session_expired') this.#emit('error', error)
+      }
+    }
+    await (this.#sync ? this.#sync.exclusive(attempt) : attempt())
   }
 
   async #runRefresh(): Promise<Session<Claims>> {

@@ -49,6 +49,12 @@ export interface AuthClientOptions {
   /** oauth2: the `scope` asked for at login. */
   scope?: string
   /**
+   * The server keeps the refresh token in an HttpOnly cookie (json protocol; the safest setup):
+   * a page that starts with no session asks the server for one with that cookie, so a reload
+   * keeps the user logged in although the tokens live in memory only. @default false
+   */
+  refreshTokenInCookie?: boolean
+  /**
    * `credentials` of the requests to the auth server. Use `'include'` when a cross-origin server
    * keeps the refresh token in an HttpOnly cookie. @default 'same-origin'
    */
@@ -130,6 +136,8 @@ export const defaults = {
   retryAttempts: 3,
   /** See {@link AuthClientOptions.crossTab}. */
   crossTab: true,
+  /** See {@link AuthClientOptions.refreshTokenInCookie}. */
+  refreshTokenInCookie: false,
   /** See {@link AuthClientOptions.lockTimeoutMs}. */
   lockTimeoutMs: 10_000,
   /** See {@link AuthClientOptions.tabSyncTimeoutMs}. */
@@ -160,6 +168,7 @@ export interface ResolvedOptions {
   fetch: typeof globalThis.fetch
   clock: Clock
   crossTab: boolean
+  refreshTokenInCookie: boolean
   lockTimeoutMs: number
   tabSyncTimeoutMs: number
   locks: LockManager | undefined
@@ -192,6 +201,7 @@ const checks: [keyof AuthClientOptions, (value: unknown) => boolean, string][] =
   ['credentials', (v) => v === 'omit' || v === 'same-origin' || v === 'include', "'omit', 'same-origin' or 'include'"],
   ['allowInsecureHttp', (v) => typeof v === 'boolean', 'a boolean'],
   ['crossTab', (v) => typeof v === 'boolean', 'a boolean'],
+  ['refreshTokenInCookie', (v) => typeof v === 'boolean', 'a boolean'],
   ['refreshMarginMs', isMs, 'milliseconds ≥ 0'],
   ['minTokenValidityMs', isMs, 'milliseconds ≥ 0'],
   ['retryMinDelayMs', isMs, 'milliseconds ≥ 0'],

@@ -44,6 +44,8 @@ export interface CrossTabSync {
   clearToRefresh(gen: number): Promise<boolean>
   /** Asks the other tabs for their session and waits until one is adopted or the wait ends. */
   askSiblings(): Promise<void>
+  /** Runs `task` while no other tab runs its own (a Web Lock), or at once without Web Locks. */
+  exclusive<T>(task: () => Promise<T>): Promise<T>
   close(): void
 }
 
@@ -202,6 +204,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       const gen = host.gen()
       post({ type: 'hello', from: host.tabId })
       await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
+    },
+    exclusive(task) {
+      return (config.locks ? config.locks.request(`${name}:exclusive`, task) : task()) as Promise<Awaited<ReturnType<typeof task>>>
     },
     close() {
       closed = true
