@@ -424,8 +424,13 @@ export class AuthClient<Claims = JwtPayload> {
     })
   }
 
-  #usable(state: SessionState<Claims>): boolean {
-    return state.session.expiresAt - this.#options.clock.now() >= this.#options.minTokenValidityMs
+  /**
+   * Whether the token may be handed out: `minTokenValidityMs` left, or half its lifetime for a token
+   * shorter than twice that, else a 4-second token would be refreshed on every request.
+   */
+  #usable({ session, receivedAt }: SessionState<Claims>): boolean {
+    const { expiresAt } = session
+    return expiresAt - this.#options.clock.now() >= Math.min(this.#options.minTokenValidityMs, (expiresAt - receivedAt) / 2)
   }
 
   /** When to refresh: a margin ahead of expiry, never more than half the lifetime; or at expiry when nothing can renew it. */

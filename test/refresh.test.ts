@@ -403,3 +403,15 @@ describe('listeners', () => {
     expect(mock().counts.refresh).toBe(2)
   })
 })
+
+describe('very short tokens', () => {
+  it('a 4-second token is not refreshed on every request: requests use it until half its life', async () => {
+    configure({ accessTokenLifetimeSec: 4 })
+    const auth = client()
+    await auth.login(ADA)
+    for (let i = 0; i < 5; i++) expect((await auth.fetch(API)).status).toBe(200)
+    expect(mock().counts.refresh).toBe(0)
+    await elapse(2_000)
+    expect(mock().counts.refresh).toBe(1)
+  })
+})
