@@ -18,56 +18,80 @@ function documentBase(): string | undefined {
 const isReplayableBody = (body: BodyInit | null | undefined): boolean =>
   !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
 
+/** Characters the URL parser drops, or reads as a slash: a string with one takes the full parse. */
+const REWRITTEN = /[\t\n\r\\]/
+
 /**
  * A drop-in `fetch` that attaches `Authorization: Bearer` to requests whose parsed origin is on the
  * allow-list, and on a 401 waits for one shared refresh and replays the request once. Everything
- * else goes out untouched. The fast path decodes no JWT and builds no `Request`: the token rides in
- * a merged `init`.
+ * else goes out untouched. The fast path decodes no JWT and builds no `Request` or `Headers`: the
+ * token rides in a merged `init`, and an absolute URL that begins with an allowed origin and a
+ * slash (the authority ends there, so nothing after it can change the host) needs no parsing.
  */
 export function createAuthFetch(
   deps: AuthFetchOptions,
+  /** The token when it can be handed out now, without waiting. */
+  currentToken: () => string | undefined,
   getAccessToken: () => Promise<string | null>,
   /** After a 401 on `rejected`: the token to replay with (one shared refresh), or null for none. */
   tokenAfterUnauthorized: (rejected: string) => Promise<string | null>,
 ): typeof globalThis.fetch {
+  const onAllowedOrigin = (input: string): boolean => {
+    for (const origin of deps.allowedOrigins) if (input.startsWith(origin) && input[origin.length] === '/') return true
+    return false
+  }
+
   return async function authFetch(input, init) {
     const isRequest = typeof Request !== 'undefined' && input instanceof Request
-    let url: URL
-    try {
-      url = isRequest ? new URL(input.url) : new URL(input as string | URL, documentBase() ?? deps.endpoints.login)
-    } catch {
-      return deps.fetch(input, init) // let the platform report its own error
+    let target: RequestInfo | URL = input
+    if (!(typeof input === 'string' && !REWRITTEN.test(input) && onAllowedOrigin(input))) {
+      let url: URL
+      try {
+        url = new URL(isRequest ? input.url : (input as string | URL), documentBase() ?? deps.endpoints.login)
+      } catch {
+        return deps.fetch(input, init) // let the platform report its own error
+      }
+      if (!deps.allowedOrigins.has(url.origin)) return deps.fetch(input, init)
+      if (!isRequest) target = url.href // resolved, for a relative URL outside a browser
     }
-    if (!deps.allowedOrigins.has(url.origin)) return deps.fetch(input, init)
 
     // fetch(request, { headers }) replaces the request's headers, so start from them.
-    const headers = new Headers(init?.headers ?? (isRequest ? input.headers : undefined))
-    if (headers.has('authorization')) return deps.fetch(input, init) // the app chose its own credentials
+    const given = init?.headers ?? (isRequest ? input.headers : undefined)
+    const plain = given === undefined || Object.getPrototypeOf(given) === Object.prototype
+    const merged = plain ? { ...(given as Record<string, string>) } : new Headers(given)
+    // An Authorization the app set itself is its choice of credentials: leave the request alone.
+    if (plain ? Object.keys(merged).some((name) => name.toLowerCase() === 'authorization') : (merged as Headers).has('authorization')) {
+      return deps.fetch(input, init)
+    }
+    const withToken = (token: string): HeadersInit => {
+      if (plain) return { ...merged, authorization: `Bearer ${token}` }
+      ;(merged as Headers).set('authorization', `Bearer ${token}`)
+      return merged
+    }
 
-    let token: string | null
-    try {
-      token = await getAccessToken()
-    } catch (error) {
-      // An expired session sends the request as a logged-out one would; other failures surface.
-      if (!isAuthError(error) || error.code !== 'session_expired') throw error
-      token = null
+    let token: string | null | undefined = currentToken()
+    if (token === undefined) {
+      try {
+        token = await getAccessToken()
+      } catch (error) {
+        // An expired session sends the request as a logged-out one would; other failures surface.
+        if (!isAuthError(error) || error.code !== 'session_expired') throw error
+        token = null
+      }
     }
     if (token === null) return deps.fetch(input, init)
 
     // Keep what a replay needs, and no more: a Request with a body must be cloned before it is sent.
-    const target: RequestInfo | URL = isRequest ? input : url
     const replayTarget = isRequest && input.body !== null ? input.clone() : target
     const canReplay = isReplayableBody(init?.body) && !(isRequest && input.bodyUsed)
 
-    headers.set('authorization', `Bearer ${token}`)
-    const response = await deps.fetch(target, { ...init, headers })
+    const response = await deps.fetch(target, { ...init, headers: withToken(token) })
     if (response.status !== 401 || !canReplay) return response
 
     const fresh = await tokenAfterUnauthorized(token)
     if (fresh === null || fresh === token) return response
     // Release the discarded answer's connection; some engines never settle this promise, so no await.
     response.body?.cancel().catch(() => undefined)
-    headers.set('authorization', `Bearer ${fresh}`)
-    return deps.fetch(replayTarget, { ...init, headers })
+    return deps.fetch(replayTarget, { ...init, headers: withToken(fresh) })
   }
 }

@@ -141,6 +141,7 @@ export class AuthClient<Claims = JwtPayload> {
         : undefined
     this.fetch = createAuthFetch(
       o,
+      () => (this.#state && this.#usable(this.#state) ? this.#state.session.accessToken : undefined),
       () => this.getAccessToken(),
       (rejected) => this.#tokenAfterUnauthorized(rejected),
     )

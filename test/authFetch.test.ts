@@ -58,6 +58,28 @@ describe('auth.fetch: where the token goes', () => {
     expect(seen[0]!.authorization).toBeNull()
   })
 
+  it.each([
+    ['a tab the parser drops, joining the host to another', `${BASE_URL}\t.evil.io/api/me`, 'https://api.example.com.evil.io'],
+    ['a protocol-relative URL', '//evil.io/api/me', 'https://evil.io'],
+    ['a backslash the parser reads as a slash', '/\\evil.io/api/me', 'https://evil.io'],
+    ['a newline inside the scheme', `https:\n//evil.io/api/me`, 'https://evil.io'],
+  ])('sends no token through %s', async (_, input, evilOrigin) => {
+    const { auth } = await loggedIn()
+    const evil = echo(evilOrigin)
+    await auth.fetch(input)
+    expect(evil).toEqual([{ url: expect.stringContaining('/api/me'), authorization: null }])
+  })
+
+  it('attaches the token through the fast path and the full parse alike', async () => {
+    const { auth, session } = await loggedIn()
+    const seen = echo(BASE_URL)
+    await auth.fetch(`${BASE_URL}/api/a`)
+    await auth.fetch(`${BASE_URL}:443/api/b`)
+    await auth.fetch(new URL(`${BASE_URL}/api/c`))
+    await auth.fetch(`HTTPS://API.EXAMPLE.COM/api/d`)
+    expect(seen.map((s) => s.authorization)).toEqual(Array(4).fill(`Bearer ${session.accessToken}`))
+  })
+
   it('sends nothing at all for a URL whose userinfo hides another host (api.example.com@evil.io)', async () => {
     const { auth } = await loggedIn()
     const evil = echo('https://evil.io')

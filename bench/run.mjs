@@ -1,0 +1,153 @@
+// npm run bench: what tokenkeeper costs, side by side with the platform and the field.
+// Prints a table and writes bench/results.json. `--quick` runs a smaller pass (npm test's smoke
+// run) and writes to --out, or nowhere.
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { decodes, loadTokenkeeper } from './load.mjs'
+import { startLocalServer } from './localServer.mjs'
+import { everythingOf, minGzip } from './size.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const quick = process.argv.includes('--quick')
+const outArg = process.argv.indexOf('--out')
+const out = outArg > 0 ? process.argv[outArg + 1] : quick ? undefined : join(here, 'results.json')
+const scale = quick
+  ? { requests: 200, rounds: 3, attachCalls: 10_000, hours: 0.25, cycles: 300, coalesce: [10, 100] }
+  : { requests: 2_000, rounds: 7, attachCalls: 200_000, hours: 24, cycles: 10_000, coalesce: [10, 100, 1_000] }
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+const round = (value, digits = 3) => Number(value.toFixed(digits))
+const results = { when: new Date().toISOString(), node: process.version, quick, scale }
+
+// 1. Bundle cost
+const entries = { tokenkeeper: 'dist/index.js', 'tokenkeeper/ky': 'dist/ky.js', 'tokenkeeper/react': 'dist/react.js' }
+const anchors = ['keycloak-js', 'oidc-client-ts', '@supabase/auth-js', '@auth0/auth0-spa-js']
+results.size = { entries: {}, anchors: {} }
+for (const [name, file] of Object.entries(entries)) results.size.entries[name] = await minGzip(everythingOf(`./${file}`), root)
+for (const name of anchors) {
+  const bytes = await minGzip(everythingOf(name), root)
+  results.size.anchors[name] = { bytes, ratio: round(bytes / results.size.entries.tokenkeeper, 2) }
+}
+
+// 2. Fetch wrapper overhead, same server, A and B alternating
+const { createAuthClient } = await loadTokenkeeper()
+const server = await startLocalServer()
+const auth = createAuthClient({ baseUrl: server.url, crossTab: false })
+await auth.login({ username: 'bench', password: 'bench' })
+const api = `${server.url}/api/data`
+const platform = (url) => fetch(url)
+const wrapped = (url) => auth.fetch(url)
+async function sequential(send) {
+  const started = performance.now()
+  for (let i = 0; i < scale.requests; i++) await (await send(api)).text()
+  return performance.now() - started
+}
+async function concurrent(send) {
+  const started = performance.now()
+  let next = 0
+  const worker = async () => {
+    while (next++ < scale.requests) await (await send(api)).text()
+  }
+  await Promise.all(Array.from({ length: 50 }, worker))
+  return performance.now() - started
+}
+await sequential(platform) // warm up both paths and the connection pool
+await sequential(wrapped)
+const ratios = { sequential: [], concurrent: [] }
+for (let r = 0; r < scale.rounds; r++) {
+  for (const [mode, run] of [['sequential', sequential], ['concurrent', concurrent]]) {
+    // Alternate who goes first, so drift on a shared machine hits both.
+    const [a, b] = r % 2 ? [await run(wrapped), await run(platform)].reverse() : [await run(platform), await run(wrapped)]
+    ratios[mode].push(b / a)
+  }
+}
+// Attaching the token alone, without the network: the wrapper over a fetch that answers at once.
+const canned = () => Promise.resolve(new Response(null, { status: 204 }))
+const offline = createAuthClient({ baseUrl: server.url, crossTab: false, fetch: (url, init) => (String(url).endsWith('/auth/login') ? fetch(url, init) : canned()) })
+await offline.login({ username: 'bench', password: 'bench' })
+const time = async (send) => {
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < scale.attachCalls; i++) await send(api)
+  return Number(process.hrtime.bigint() - started) / scale.attachCalls
+}
+await time(offline.fetch)
+await time(canned)
+const decodesBefore = decodes()
+const attach = []
+for (let r = 0; r < scale.rounds; r++) attach.push((await time(offline.fetch)) - (await time(canned)))
+results.overhead = {
+  sequentialMedianRatio: round(median(ratios.sequential)),
+  concurrentMedianRatio: round(median(ratios.concurrent)),
+  attachNsPerCall: Math.round(median(attach)),
+  jwtDecodesPerRequest: (decodes() - decodesBefore) / (scale.attachCalls * scale.rounds),
+}
+auth.destroy()
+offline.destroy()
+
+// 3. Refresh coalescing: N requests at once on an expired token
+results.coalescing = []
+for (const n of scale.coalesce) {
+  let skewMs = 0
+  const clock = { now: () => Date.now() + skewMs, setTimeout: (run, ms) => setTimeout(run, ms), clearTimeout: (handle) => clearTimeout(handle) }
+  const client = createAuthClient({ baseUrl: server.url, crossTab: false, clock })
+  await client.login({ username: 'bench', password: 'bench' })
+  const burst = async () => {
+    const started = performance.now()
+    await Promise.all(Array.from({ length: n }, () => client.fetch(api).then((response) => response.text())))
+    return performance.now() - started
+  }
+  await burst()
+  const fresh = await burst()
+  skewMs = 2 * 3600 * 1000 // the token expired two hours ago, as after a sleeping laptop
+  const refreshesBefore = server.counts.refresh
+  const expired = await burst()
+  results.coalescing.push({ n, refreshes: server.counts.refresh - refreshesBefore, addedLatencyMs: round(expired - fresh, 1) })
+  client.destroy()
+}
+await server.close()
+
+// 4 and 5 run in their own processes: fake timers and a fake window must not leak into the rest.
+const child = (script, args, flags = []) => JSON.parse(execFileSync(process.execPath, [...flags, join(here, script), ...args.map(String)], { encoding: 'utf8', maxBuffer: 1 << 20 }))
+results.longSession = child('longSession.mjs', [scale.hours])
+results.memory = child('memory.mjs', [scale.cycles], ['--expose-gc'])
+
+// Report
+const targets = {
+  overhead: results.overhead.sequentialMedianRatio <= 1.02 && results.overhead.concurrentMedianRatio <= 1.02,
+  coalescing: results.coalescing.every((row) => row.refreshes === 1),
+  longSession: results.longSession.unauthorized === 0 && results.longSession.refreshes <= Math.ceil(362 * (scale.hours / 24)),
+  memory: results.memory.heapGrowthBytes < 1024 * 1024 && results.memory.timersLeft <= 0 && results.memory.listenersLeft === 0 && results.memory.resourcesLeft <= 0,
+  decoding: results.overhead.jwtDecodesPerRequest === 0,
+}
+results.targetsMet = targets
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`
+const rows = [
+  ['bundle: tokenkeeper (min+gzip, with jwt-decode)', kb(results.size.entries.tokenkeeper), 'issue target 6 KB'],
+  ['bundle: tokenkeeper/ky', kb(results.size.entries['tokenkeeper/ky']), '≤ 1 KB'],
+  ['bundle: tokenkeeper/react', kb(results.size.entries['tokenkeeper/react']), '≤ 0.5 KB'],
+  ...anchors.map((name) => [`bundle: ${name}`, `${kb(results.size.anchors[name].bytes)} (${results.size.anchors[name].ratio}×)`, 'same method']),
+  [`auth.fetch / fetch, ${scale.requests} sequential (median of ${scale.rounds})`, String(results.overhead.sequentialMedianRatio), '≤ 1.02'],
+  [`auth.fetch / fetch, ${scale.requests} concurrent, 50 at a time`, String(results.overhead.concurrentMedianRatio), '≤ 1.02'],
+  ['attaching the token, no network', `${results.overhead.attachNsPerCall} ns/call`, ''],
+  ['JWT decodes per request', String(results.overhead.jwtDecodesPerRequest), '0'],
+  ...results.coalescing.map((row) => [`${row.n} requests on an expired token`, `${row.refreshes} refresh, +${row.addedLatencyMs} ms`, '1 refresh']),
+  [`${scale.hours} h of 5-min tokens, 1 request/s: refreshes`, String(results.longSession.refreshes), `≤ ${Math.ceil(362 * (scale.hours / 24))} (ideal ${Math.round(360 * (scale.hours / 24))})`],
+  ['  401s seen / requests that waited for a refresh', `${results.longSession.unauthorized} / ${results.longSession.waited}`, '0 / –'],
+  [`${results.memory.cycles} create-login-logout-destroy cycles: heap growth`, kb(results.memory.heapGrowthBytes), '< 1 MB'],
+  ['  timers / handles / window listeners left', `${results.memory.timersLeft} / ${results.memory.resourcesLeft} / ${results.memory.listenersLeft}`, '0 / 0 / 0'],
+]
+const width = Math.max(...rows.map((row) => row[0].length))
+console.log(`\ntokenkeeper bench${quick ? ' (quick)' : ''}, ${results.node}\n`)
+for (const [what, value, target] of rows) console.log(`${what.padEnd(width)}  ${value.padStart(18)}  ${target}`)
+console.log(`\ntargets met: ${Object.entries(targets).map(([name, met]) => `${name} ${met ? 'yes' : 'NO'}`).join(', ')}`)
+if (out) {
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(`written to ${out}`)
+}
