@@ -69,8 +69,14 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     await login(tabs[0]!)
     await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).not.toContain(null)
     for (let round = 0; round < 20; round++) {
-      // Every tab asks for a refresh at the same moment.
-      await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.refresh().then(() => undefined))))
+      // Every tab asks for a refresh at the same moment: a shared instant on the wall clock, so
+      // none of them has heard of another's result yet.
+      const at = Date.now() + 100
+      await Promise.all(
+        tabs.map((tab) =>
+          tab.evaluate((when) => new Promise<void>((resolve) => setTimeout(() => window.auth.refresh().then(() => resolve()), when - Date.now())), at),
+        ),
+      )
     }
     expect(server.stats.reuseDetected).toBe(0)
     expect(server.stats.refresh).toBe(20)
