@@ -308,7 +308,8 @@ describe('failures', () => {
     mock().failNextRefreshes(5, { kind: 'server-error', status: 503 })
     vi.setSystemTime(Date.now() + 10 * MINUTE)
     const outcome = auth.getAccessToken().catch((error: unknown) => ({ error, refreshes: mock().counts.refresh }))
-    await elapse(5_000)
+    // Full jitter: the wait before the 2nd attempt is at most 2 s, before the 3rd at most 4 s.
+    await elapse(10_000)
     const { error, refreshes } = (await outcome) as { error: AuthError; refreshes: number }
     expect(error).toMatchObject({ code: 'server', status: 503 })
     expect(refreshes).toBe(2)
