@@ -14,7 +14,9 @@ export async function startLocalServer({ lifetimeSec = 3600, refreshDelayMs = 5 
   const server = createServer((request, response) => {
     request.resume()
     request.on('end', () => {
-      if (request.url === '/auth/login') {
+      if (request.url === '/__counts') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(counts))
+      } else if (request.url === '/auth/login') {
         counts.login++
         response.writeHead(200, { 'content-type': 'application/json' }).end(tokens())
       } else if (request.url === '/auth/refresh') {

@@ -1,12 +1,12 @@
 // npm run bench: what tokenkeeper costs, side by side with the platform and the field.
 // Prints a table and writes bench/results.json. `--quick` runs a smaller pass (npm test's smoke
 // run) and writes to --out, or nowhere.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
+import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodes, loadTokenkeeper } from './load.mjs'
-import { startLocalServer } from './localServer.mjs'
 import { everythingOf, minGzip } from './size.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -16,7 +16,7 @@ const outArg = process.argv.indexOf('--out')
 const out = outArg > 0 ? process.argv[outArg + 1] : quick ? undefined : join(here, 'results.json')
 const scale = quick
   ? { requests: 200, rounds: 3, attachCalls: 10_000, hours: 0.25, cycles: 300, coalesce: [10, 100] }
-  : { requests: 2_000, rounds: 15, attachCalls: 200_000, hours: 24, cycles: 10_000, coalesce: [10, 100, 1_000] }
+  : { requests: 2_000, rounds: 7, attachCalls: 200_000, hours: 24, cycles: 10_000, coalesce: [10, 100, 1_000] }
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -38,7 +38,13 @@ for (const name of anchors) {
 
 // 2. Fetch wrapper overhead, same server, A and B alternating
 const { createAuthClient } = await loadTokenkeeper()
-const server = await startLocalServer()
+const serverProcess = fork(join(here, 'serve.mjs'), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] })
+const [firstLine] = await once(serverProcess.stdout, 'data')
+const server = {
+  url: String(firstLine).trim(),
+  counts: async () => (await fetch(`${String(firstLine).trim()}/__counts`)).json(),
+  close: () => serverProcess.disconnect(),
+}
 const auth = createAuthClient({ baseUrl: server.url, crossTab: false })
 await auth.login({ username: 'bench', password: 'bench' })
 const api = `${server.url}/api/data`
@@ -48,31 +54,45 @@ const platform = (url) => fetch(url)
 const bearer = `Bearer ${auth.getSession().accessToken}`
 const sameRequest = (url) => fetch(url, { headers: { authorization: bearer } })
 const wrapped = (url) => auth.fetch(url)
-async function sequential(send) {
-  const started = performance.now()
-  for (let i = 0; i < scale.requests; i++) await (await send(api)).text()
-  return performance.now() - started
-}
-async function concurrent(send) {
-  const started = performance.now()
-  let next = 0
-  const worker = async () => {
-    while (next++ < scale.requests) await (await send(api)).text()
+/** Sequential requests, the arms interleaved request by request so drift on a shared machine hits all alike. */
+async function sequential(arms) {
+  const totals = arms.map(() => 0)
+  for (let i = 0; i < scale.requests; i++) {
+    for (let k = 0; k < arms.length; k++) {
+      const arm = (k + i) % arms.length // rotate who goes first
+      const started = performance.now()
+      await (await arms[arm](api)).text()
+      totals[arm] += performance.now() - started
+    }
   }
-  await Promise.all(Array.from({ length: 50 }, worker))
-  return performance.now() - started
+  return totals
 }
-for (const send of [platform, sameRequest, wrapped]) await sequential(send) // warm up every path and the pool
+/** Concurrent requests, 50 in flight, the arms alternating in blocks of 100. */
+async function concurrent(arms) {
+  const totals = arms.map(() => 0)
+  const block = 100
+  for (let done = 0; done < scale.requests; done += block) {
+    for (let k = 0; k < arms.length; k++) {
+      const arm = (k + done / block) % arms.length
+      let next = 0
+      const started = performance.now()
+      const worker = async () => {
+        while (next++ < block) await (await arms[arm](api)).text()
+      }
+      await Promise.all(Array.from({ length: 50 }, worker))
+      totals[arm] += performance.now() - started
+    }
+  }
+  return totals
+}
+const arms = [platform, sameRequest, wrapped]
+await sequential(arms) // warm up every path and the connection pool
 const ratios = { sequential: [], concurrent: [], sequentialBare: [], concurrentBare: [] }
 for (let r = 0; r < scale.rounds; r++) {
   for (const [mode, run] of [['sequential', sequential], ['concurrent', concurrent]]) {
-    // Rotate who goes first, so drift on a shared machine hits every arm alike.
-    const arms = [platform, sameRequest, wrapped]
-    const order = [0, 1, 2].map((i) => (i + r) % 3)
-    const times = []
-    for (const i of order) times[i] = await run(arms[i])
-    ratios[mode].push(times[2] / times[1])
-    ratios[`${mode}Bare`].push(times[2] / times[0])
+    const [bare, same, ours] = await run(arms)
+    ratios[mode].push(ours / same)
+    ratios[`${mode}Bare`].push(ours / bare)
   }
 }
 // Attaching the token alone, without the network: the wrapper over a fetch that answers at once.
@@ -113,14 +133,15 @@ for (const n of scale.coalesce) {
     return performance.now() - started
   }
   await burst()
-  const fresh = median([await burst(), await burst(), await burst()])
   skewMs = 2 * 3600 * 1000 // the token expired two hours ago, as after a sleeping laptop
-  const refreshesBefore = server.counts.refresh
-  const expired = await burst()
-  results.coalescing.push({ n, refreshes: server.counts.refresh - refreshesBefore, addedLatencyMs: round(expired - fresh, 1) })
+  const refreshesBefore = (await server.counts()).refresh
+  // What every request waited: the time until the one shared refresh handed out the new token.
+  const started = performance.now()
+  const [waited] = await Promise.all([client.getAccessToken().then(() => performance.now() - started), burst()])
+  results.coalescing.push({ n, refreshes: (await server.counts()).refresh - refreshesBefore, addedLatencyMs: round(waited, 1) })
   client.destroy()
 }
-await server.close()
+server.close()
 
 // 4 and 5 run in their own processes: fake timers and a fake window must not leak into the rest.
 const child = (script, args, flags = []) => JSON.parse(execFileSync(process.execPath, [...flags, join(here, script), ...args.map(String)], { encoding: 'utf8', maxBuffer: 1 << 20 }))

@@ -36,8 +36,9 @@ export function createAuthFetch(
   /** After a 401 on `rejected`: the token to replay with (one shared refresh), or null for none. */
   tokenAfterUnauthorized: (rejected: string) => Promise<string | null>,
 ): typeof globalThis.fetch {
+  const origins = [...deps.allowedOrigins]
   const onAllowedOrigin = (input: string): boolean => {
-    for (const origin of deps.allowedOrigins) if (input.startsWith(origin) && input[origin.length] === '/') return true
+    for (const origin of origins) if (input.startsWith(origin) && input[origin.length] === '/') return true
     return false
   }
 
@@ -58,15 +59,17 @@ export function createAuthFetch(
     // fetch(request, { headers }) replaces the request's headers, so start from them.
     const given = init?.headers ?? (isRequest ? input.headers : undefined)
     const plain = given === undefined || Object.getPrototypeOf(given) === Object.prototype
-    const merged = plain ? { ...(given as Record<string, string>) } : new Headers(given)
+    const merged = plain ? (given as Record<string, string> | undefined) : new Headers(given)
     // An Authorization the app set itself is its choice of credentials: leave the request alone.
-    if (plain ? Object.keys(merged).some((name) => name.toLowerCase() === 'authorization') : (merged as Headers).has('authorization')) {
+    if (plain) {
+      for (const name in merged) if (name.toLowerCase() === 'authorization') return deps.fetch(input, init)
+    } else if ((merged as Headers).has('authorization')) {
       return deps.fetch(input, init)
     }
     const withToken = (token: string): HeadersInit => {
       if (plain) return { ...merged, authorization: `Bearer ${token}` }
       ;(merged as Headers).set('authorization', `Bearer ${token}`)
-      return merged
+      return merged as Headers
     }
 
     let token: string | null | undefined = currentToken()
@@ -85,7 +88,7 @@ export function createAuthFetch(
     const replayTarget = isRequest && input.body !== null ? input.clone() : target
     const canReplay = isReplayableBody(init?.body) && !(isRequest && input.bodyUsed)
 
-    const response = await deps.fetch(target, { ...init, headers: withToken(token) })
+    const response = await deps.fetch(target, init ? { ...init, headers: withToken(token) } : { headers: withToken(token) })
     if (response.status !== 401 || !canReplay) return response
 
     const fresh = await tokenAfterUnauthorized(token)
