@@ -124,9 +124,10 @@ export class AuthClient<Claims = JwtPayload> {
     this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
     this.#store = createSessionStore(o.storage, o.storageKey, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
-    // Cross-tab only in a browser: in Node a BroadcastChannel would keep the process alive.
+    // Cross-tab only in a browser (in Node a BroadcastChannel would keep the process alive), and
+    // one with Web Locks and BroadcastChannel: every browser since 2022.
     this.#sync =
-      o.crossTab && typeof window !== 'undefined'
+      o.crossTab && o.locks && typeof window !== 'undefined' && typeof BroadcastChannel === 'function'
         ? createCrossTabSync(
             {
               tabId: this.#tabId,
@@ -136,7 +137,7 @@ export class AuthClient<Claims = JwtPayload> {
               adopt: (change) => this.#adopt(change),
               refresh: () => this.refresh(),
             },
-            o,
+            { ...o, locks: o.locks },
           )
         : undefined
     this.fetch = createAuthFetch(

@@ -99,8 +99,8 @@ export interface AuthClientOptions {
   /** How long a starting tab waits for the other tabs to send their session. @default 150 */
   tabSyncTimeoutMs?: number
   /**
-   * The Web Locks used to pick the one tab that refreshes; `null` runs without them (a claim
-   * window over the tab channel instead). @default navigator.locks
+   * The Web Locks used to pick the one tab that refreshes. Without them (`null`, or a browser from
+   * before 2022) cross-tab sync is off. @default navigator.locks
    */
   locks?: LockManager | null
 }
@@ -181,39 +181,41 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : String(value)
 }
 
-const isMs = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value < Infinity
-const hasMethods =
-  (...names: string[]) =>
-  (value: unknown): boolean =>
-    typeof value === 'object' && value !== null && names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function')
-const optional =
-  (type: string) =>
-  (value: unknown): boolean =>
-    value === undefined || typeof value === type
+/** A test for one option, and what the option must be, for the TypeError. */
+type Check = [test: (value: unknown) => boolean, expected: string]
 
-/** Every checked option: its test and what it must be, for the TypeError. */
-const checks: [keyof AuthClientOptions, (value: unknown) => boolean, string][] = [
-  ['protocol', (v) => v === 'json' || v === 'oauth2', "'json' or 'oauth2'"],
-  ['storage', hasMethods('getItem', 'setItem', 'removeItem'), 'an object with getItem, setItem and removeItem'],
-  ['storageKey', (v) => typeof v === 'string' && v !== '', 'a non-empty string'],
-  ['clientId', optional('string'), 'a string'],
-  ['scope', optional('string'), 'a string'],
-  ['credentials', (v) => v === 'omit' || v === 'same-origin' || v === 'include', "'omit', 'same-origin' or 'include'"],
-  ['allowInsecureHttp', (v) => typeof v === 'boolean', 'a boolean'],
-  ['crossTab', (v) => typeof v === 'boolean', 'a boolean'],
-  ['refreshTokenInCookie', (v) => typeof v === 'boolean', 'a boolean'],
-  ['refreshMarginMs', isMs, 'milliseconds ≥ 0'],
-  ['minTokenValidityMs', isMs, 'milliseconds ≥ 0'],
-  ['retryMinDelayMs', isMs, 'milliseconds ≥ 0'],
-  ['requestTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
-  ['retryMaxDelayMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
-  ['lockTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
-  ['tabSyncTimeoutMs', (v) => isMs(v) && v > 0, 'milliseconds > 0'],
-  ['retryAttempts', (v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'],
-  ['fetch', optional('function'), 'a function'],
-  ['clock', hasMethods('now', 'setTimeout', 'clearTimeout'), 'an object with now, setTimeout and clearTimeout'],
-  ['locks', (v) => v === null || hasMethods('request')(v), 'a LockManager (navigator.locks) or null'],
+const is = (type: string): Check => [(v) => typeof v === type, `a ${type}`]
+const optional = ([test, expected]: Check): Check => [(v) => v === undefined || test(v), expected]
+const oneOf = (...values: unknown[]): Check => [(v) => values.includes(v), values.map((v) => `'${v}'`).join(' or ')]
+const ms = (min: number): Check => [(v) => typeof v === 'number' && v >= min && v < Infinity, `milliseconds ≥ ${min}`]
+const methods = (...names: string[]): Check => [
+  (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
+  `an object with ${names}`,
 ]
+
+/** Every checked option. */
+const checks: { [K in keyof AuthClientOptions]?: Check } = {
+  protocol: oneOf('json', 'oauth2'),
+  storage: methods('getItem', 'setItem', 'removeItem'),
+  storageKey: [(v) => typeof v === 'string' && v !== '', 'a non-empty string'],
+  clientId: optional(is('string')),
+  scope: optional(is('string')),
+  credentials: oneOf('omit', 'same-origin', 'include'),
+  allowInsecureHttp: is('boolean'),
+  crossTab: is('boolean'),
+  refreshTokenInCookie: is('boolean'),
+  refreshMarginMs: ms(0),
+  minTokenValidityMs: ms(0),
+  retryMinDelayMs: ms(0),
+  requestTimeoutMs: ms(1),
+  retryMaxDelayMs: ms(1),
+  lockTimeoutMs: ms(1),
+  tabSyncTimeoutMs: ms(1),
+  retryAttempts: [(v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'],
+  fetch: optional(is('function')),
+  clock: methods('now', 'setTimeout', 'clearTimeout'),
+  locks: [(v) => v === null || methods('request')[0](v), 'navigator.locks or null'],
+}
 
 function parseHttpUrl(name: string, value: unknown, base?: string): URL {
   let url: URL | undefined
@@ -248,8 +250,10 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     locks: (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null,
     ...stripUndefined(options),
   }
-  for (const [name, valid, expected] of checks) {
-    if (!valid(merged[name])) throw bad(name, expected, merged[name])
+  for (const name in checks) {
+    const [valid, expected] = checks[name as keyof AuthClientOptions]!
+    const value = merged[name as keyof typeof merged]
+    if (!valid(value)) throw bad(name, expected, value)
   }
   const insecure = merged.allowInsecureHttp
   const baseUrl = parseHttpUrl('baseUrl', options.baseUrl)

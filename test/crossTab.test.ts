@@ -1,7 +1,6 @@
 import { http, HttpResponse } from 'msw'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AuthError, createAuthClient, memoryStorage, type AuthClientOptions, type AuthClient } from '../src/index.js'
-import { createTabChannel } from '../src/crossTab/tabChannel.js'
 import { BASE_URL, createFakeLocks, record, useMockAuthServer } from './helpers.js'
 
 const { server, mock } = useMockAuthServer()
@@ -119,13 +118,22 @@ describe('cross-tab: one session everywhere', () => {
     for (const tab of opened) expect((await tab.fetch(API)).status).toBe(200)
   })
 
-  it('without Web Locks, 4 tabs refreshing at once still make one refresh request', async () => {
-    const opened = await openTabs(4, { locks: null })
-    await opened[0]!.login(ADA)
-    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
-    await Promise.all(opened.map((tab) => tab.refresh()))
-    expect(mock().counts.refresh).toBe(1)
-    expect(mock().counts.reuseDetected).toBe(0)
+  it.each([
+    ['Web Locks', { locks: null }],
+    ['BroadcastChannel', {}],
+  ])('without %s, tabs neither talk nor wait for each other: each keeps its own session', async (missing, options) => {
+    if (missing === 'BroadcastChannel') vi.stubGlobal('BroadcastChannel', undefined)
+    try {
+      const [a, b] = await openTabs(2, options)
+      await a!.login(ADA)
+      await a!.refresh()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(b!.getSession()).toBeNull()
+      expect(a!.getSession()).not.toBeNull()
+      expect(mock().counts.refresh).toBe(1)
+    } finally {
+      vi.unstubAllGlobals()
+    }
   })
 
   it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
@@ -224,24 +232,5 @@ describe('cross-tab: one session everywhere', () => {
     const started = Date.now()
     await b!.refresh()
     expect(Date.now() - started).toBeLessThan(250)
-  })
-})
-
-describe('createTabChannel without BroadcastChannel', () => {
-  it('passes messages through storage events, without the tokens', () => {
-    vi.stubGlobal('BroadcastChannel', undefined)
-    const received: unknown[] = []
-    const writes: string[] = []
-    const setItem = vi.spyOn(Storage.prototype, 'setItem').mockImplementation((_, value) => void writes.push(value))
-    const channel = createTabChannel('tokenkeeper:x', (message) => received.push(message))!
-    channel.post({ type: 'session', from: 'a', gen: 2, cause: 'refresh', record: { v: 1, accessToken: 'secret-token', expiresAt: 2, receivedAt: 1 } })
-    expect(writes).toHaveLength(1)
-    expect(writes[0]).not.toContain('secret-token')
-    window.dispatchEvent(new StorageEvent('storage', { key: 'tokenkeeper:x', newValue: JSON.stringify({ type: 'logout', from: 'b', gen: 3 }) }))
-    window.dispatchEvent(new StorageEvent('storage', { key: 'tokenkeeper:x', newValue: '{not json' }))
-    window.dispatchEvent(new StorageEvent('storage', { key: 'other', newValue: JSON.stringify({ type: 'logout', from: 'b', gen: 3 }) }))
-    expect(received).toEqual([{ type: 'logout', from: 'b', gen: 3 }])
-    channel.close()
-    setItem.mockRestore()
   })
 })

@@ -2,8 +2,7 @@ import type { Clock } from '../clock.js'
 import { AuthError } from '../errors.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership, type Leadership } from './leadership.js'
-import { createTabChannel, type TabChannel } from './tabChannel.js'
-import type { TabMessage } from './tabMessage.js'
+import { parseTabMessage, type TabMessage } from './tabMessage.js'
 
 type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
 
@@ -24,7 +23,7 @@ export interface SyncHost {
 export interface CrossTabConfig {
   storageKey: string
   clock: Clock
-  locks: LockManager | undefined
+  locks: LockManager
   /** How long a follower waits for a leader that does not answer before taking over. */
   lockTimeoutMs: number
   /** How long a leader may take to refresh once it answered. */
@@ -44,7 +43,7 @@ export interface CrossTabSync {
   clearToRefresh(gen: number): Promise<boolean>
   /** Asks the other tabs for their session and waits until one is adopted or the wait ends. */
   askSiblings(): Promise<void>
-  /** Runs `task` while no other tab runs its own (a Web Lock), or at once without Web Locks. */
+  /** Runs `task` while no other tab runs its own (a Web Lock). */
   exclusive<T>(task: () => Promise<T>): Promise<T>
   close(): void
 }
@@ -63,17 +62,14 @@ function isNewer(change: Change, host: SyncHost): boolean {
  * makes rotation safe: localStorage reaches other tabs' processes late, so a tab that re-read it
  * after taking a lock could still send a token the leader already used.
  *
- * Without Web Locks, a tab about to refresh posts a claim and waits `syncTimeoutMs`; of the tabs
- * that claimed the same generation, only the smallest id goes on. That prevents double refreshes
- * as long as messages arrive within the wait.
+ * It needs BroadcastChannel and Web Locks (every browser since 2022); the client runs without
+ * cross-tab sync where either is missing.
  */
-export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): CrossTabSync | undefined {
+export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): CrossTabSync {
   const waiters = new Set<(message?: TabMessage) => void>()
   const notify = (message?: TabMessage): void => {
     for (const waiter of [...waiters]) waiter(message)
   }
-  /** Claims seen for a generation (no-lock mode): the smallest tab id that claimed it. */
-  const claims = new Map<number, string>()
   let tookOverAt = 0
 
   const onMessage = (message: TabMessage): void => {
@@ -84,10 +80,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         break
       }
       case 'refresh-request':
-        if (!leadership) {
-          const seen = claims.get(message.gen)
-          if (seen === undefined || message.from < seen) claims.set(message.gen, message.from)
-        } else if (leadership.isLeader()) serve(message.gen)
+        if (leadership.isLeader()) serve(message.gen)
         break
       case 'ack':
       case 'failed':
@@ -99,15 +92,18 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   }
 
   const name = `tokenkeeper:${config.storageKey}`
-  const channel: TabChannel | undefined = createTabChannel(name, onMessage)
-  if (!channel) return undefined
+  const channel = new BroadcastChannel(name)
+  channel.onmessage = (event) => {
+    const message = parseTabMessage(event.data)
+    if (message) onMessage(message)
+  }
   let closed = false
   const post = (message: TabMessage): void => {
     // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
-    if (!closed) channel.post(message)
+    if (!closed) channel.postMessage(message)
   }
-  const leadership: Leadership | undefined = config.locks && createLeadership(config.locks, `${name}:leader`)
-  leadership?.onLead(() => {
+  const leadership = createLeadership(config.locks, `${name}:leader`)
+  leadership.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
     post({ type: 'hello', from: host.tabId })
@@ -151,19 +147,10 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   }
 
   async function clearToRefresh(gen: number): Promise<boolean> {
-    const changed = (): boolean | undefined => (host.gen() !== gen ? false : undefined)
-    if (!leadership) {
-      post({ type: 'refresh-request', from: host.tabId, gen })
-      if ((await waitFor(config.tabSyncTimeoutMs, changed)) === false) return false
-      const first = claims.get(gen)
-      if (first === undefined || first >= host.tabId) return true
-      // Another tab claimed it first: wait for its result, and take over if it never comes.
-      return (await waitFor(config.lockTimeoutMs, changed)) ?? true
-    }
     if (await leadership.confirm()) {
       if (host.gen() !== gen) return false
       const settling = tookOverAt + config.tabSyncTimeoutMs - config.clock.now()
-      return settling > 0 ? ((await waitFor(settling, changed)) ?? true) : true
+      return settling > 0 ? ((await waitFor(settling, () => (host.gen() !== gen ? false : undefined))) ?? true) : true
     }
     if (host.gen() !== gen) return false
     post({ type: 'refresh-request', from: host.tabId, gen })
@@ -195,7 +182,6 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
 
   return {
     publish(change) {
-      claims.clear()
       post(change)
       notify()
     },
@@ -206,12 +192,12 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
     },
     exclusive(task) {
-      return (config.locks ? config.locks.request(`${name}:exclusive`, task) : task()) as Promise<Awaited<ReturnType<typeof task>>>
+      return config.locks.request(`${name}:exclusive`, task) as Promise<Awaited<ReturnType<typeof task>>>
     },
     close() {
       closed = true
       channel.close()
-      leadership?.close()
+      leadership.close()
       notify()
       waiters.clear()
     },
