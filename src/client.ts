@@ -192,7 +192,6 @@ export class AuthClient<Claims = JwtPayload> {
     }
     const logouts = this.#logouts
     const state = this.#toState('login', await this.#protocol.login(credentials))
-    if (typeof state === 'string') throw new AuthError('invalid_response', state)
     if (this.#destroyed || logouts !== this.#logouts) {
       void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
       throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', 'login: logout() was called meanwhile; the new session was revoked')
@@ -218,7 +217,7 @@ export class AuthClient<Claims = JwtPayload> {
       this.#emit('logout', { reason: 'user' })
       this.#emit('change', null)
     }
-    this.#sync?.publish({ type: 'logout', from: this.#tabId, gen: this.#gen })
+    this.#sync?.publish({ type: 'logout', gen: this.#gen })
     await cleared
     if (!state) return { revoked: false }
     return { revoked: await this.#protocol.revoke(state.session.accessToken, state.refreshToken) }
@@ -325,7 +324,7 @@ export class AuthClient<Claims = JwtPayload> {
       if (gen !== this.#gen || this.#destroyed) return
       try {
         const state = this.#toState('refresh', await this.#protocol.refresh(undefined))
-        if (typeof state !== 'string' && gen === this.#gen) this.#apply(state, 'refresh')
+        if (gen === this.#gen) this.#apply(state, 'refresh')
       } catch (error) {
         // No cookie, or a dead one: simply logged out. Only a transient failure is worth telling.
         if (isAuthError(error) && error.code !== 'session_expired') this.#emit('error', error)
@@ -348,8 +347,7 @@ export class AuthClient<Claims = JwtPayload> {
         if (gen !== this.#gen) return this.#newerSession()
         const next = this.#toState('refresh', tokens)
         // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-        if (typeof next !== 'string') return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
-        error = new AuthError('invalid_response', next)
+        return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
       } catch (thrown) {
         if (gen !== this.#gen) return this.#newerSession()
         error = isAuthError(thrown) ? thrown : new AuthError('network', 'refresh failed', { cause: thrown })
@@ -391,10 +389,9 @@ export class AuthClient<Claims = JwtPayload> {
       : new AuthError('no_session', `${operation}: there is no session`)
   }
 
-  /** The session state for tokens that just arrived, or why they cannot make one. */
-  #toState(operation: 'login' | 'refresh', tokens: TokenResponse): SessionState<Claims> | string {
-    const state = createSessionState<Claims>(tokens, this.#options.clock.now())
-    return typeof state === 'string' ? `${operation}: the answer is unusable: ${state}` : state
+  /** The session state for tokens that just arrived. */
+  #toState(operation: 'login' | 'refresh', tokens: TokenResponse): SessionState<Claims> {
+    return createSessionState<Claims>(operation, tokens, this.#options.clock.now())
   }
 
   async #tokenAfterUnauthorized(rejected: string): Promise<string | null> {
@@ -453,7 +450,7 @@ export class AuthClient<Claims = JwtPayload> {
     this.#failures = 0
     // Other tabs hear of it once it is stored, so one that reads storage finds it.
     void this.#store.save(state).then(() =>
-      this.#sync?.publish({ type: 'session', from: this.#tabId, gen: state.gen, cause: event, record: toRecord(state) }),
+      this.#sync?.publish({ type: 'session', gen: state.gen, cause: event, record: toRecord(state) }),
     )
     this.#scheduleRefresh(state)
     this.#emit(event, state.session)
@@ -477,7 +474,7 @@ export class AuthClient<Claims = JwtPayload> {
     void this.#store.clear()
     this.#emit('session-expired', { error })
     this.#emit('change', null)
-    this.#sync?.publish({ type: 'expired', from: this.#tabId, gen: this.#gen })
+    this.#sync?.publish({ type: 'expired', gen: this.#gen })
   }
 
   /** Takes on a newer state from another tab, and emits what it means here. */

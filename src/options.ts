@@ -217,7 +217,8 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   locks: [(v) => v === null || methods('request')[0](v), 'navigator.locks or null'],
 }
 
-function parseHttpUrl(name: string, value: unknown, base?: string): URL {
+/** Parses an http(s) URL that a token may travel to: https, or http to localhost unless allowed. */
+function secureUrl(name: string, value: unknown, allowInsecureHttp: boolean, base?: string): URL {
   let url: URL | undefined
   try {
     url = new URL(value as string, base) // URL.canParse is missing in browsers still in use (Safari 16)
@@ -227,13 +228,10 @@ function parseHttpUrl(name: string, value: unknown, base?: string): URL {
   if (typeof value !== 'string' || !url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
   // Never echo a URL that carries credentials.
   if (url.username || url.password) throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
-  return url
-}
-
-function requireSecure(name: string, url: URL, allowInsecureHttp: boolean): void {
   if (!allowInsecureHttp && !isSecureUrl(url)) {
-    throw new AuthError('insecure_transport', `createAuthClient: option "${name}" (${url.origin}) is plain http to a host that is not localhost; use https or allowInsecureHttp`)
+    throw new AuthError('insecure_transport', `createAuthClient: option "${name}" is plain http beyond localhost (${url.origin}); use https or allowInsecureHttp`)
   }
+  return url
 }
 
 /**
@@ -256,8 +254,7 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     if (!valid(value)) throw bad(name, expected, value)
   }
   const insecure = merged.allowInsecureHttp
-  const baseUrl = parseHttpUrl('baseUrl', options.baseUrl)
-  requireSecure('baseUrl', baseUrl, insecure)
+  const baseUrl = secureUrl('baseUrl', options.baseUrl, insecure)
 
   const given = (merged.endpoints ?? {}) as Record<string, unknown>
   if (typeof given !== 'object' || given === null) throw bad('endpoints', 'an object', given)
@@ -273,9 +270,12 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     const name = `endpoints.${key}`
     const value = paths[key]
     if (typeof value !== 'string' || value === '') throw bad(name, 'a path or a URL', value)
-    const url = parseHttpUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), prefix)
-    requireSecure(name, url, insecure)
-    endpoints[key as keyof ResolvedOptions['endpoints']] = url.href
+    endpoints[key as keyof ResolvedOptions['endpoints']] = secureUrl(
+      name,
+      /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''),
+      insecure,
+      prefix,
+    ).href
   }
 
   return {
@@ -298,9 +298,8 @@ function resolveAllowedOrigins(given: unknown, baseUrl: URL, allowInsecureHttp: 
   return new Set(
     given.map((entry: unknown, index) => {
       const name = `allowedOrigins[${index}]`
-      const url = parseHttpUrl(name, entry)
+      const url = secureUrl(name, entry, allowInsecureHttp)
       if (url.href !== `${url.origin}/`) throw bad(name, 'an origin (scheme, host and port only)', entry)
-      requireSecure(name, url, allowInsecureHttp)
       return url.origin
     }),
   )

@@ -1,4 +1,5 @@
 import { jwtDecode, type JwtPayload } from 'jwt-decode'
+import { AuthError } from './errors.js'
 
 /**
  * The session the app sees. The refresh token is deliberately not on it.
@@ -83,20 +84,13 @@ function lifetimeMs(
 }
 
 /**
- * Builds the session state from a token response that arrived at `now`, or returns a reason it
- * cannot be used.
+ * Builds the session state from the tokens `operation` got at `now`.
+ * @throws {AuthError} `invalid_response` when nothing says when the token expires, or it already has.
  */
-export function createSessionState<Claims>(
-  tokens: TokenResponse,
-  now: number,
-): SessionState<Claims> | string {
-  const decoded = decodeClaims(tokens.accessToken)
-  if (!decoded && tokens.expiresInSec === undefined) {
-    return 'an opaque token without expires_in'
-  }
-  const claims = decoded ?? {}
+export function createSessionState<Claims>(operation: string, tokens: TokenResponse, now: number): SessionState<Claims> {
+  const claims = decodeClaims(tokens.accessToken) ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
-  if (!(lifetime !== undefined && lifetime > 0)) return 'no expiry, or already expired'
+  if (lifetime === undefined || lifetime <= 0) throw new AuthError('invalid_response', `${operation}: the token has no expiry, or has expired`)
   return {
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,

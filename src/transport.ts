@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js'
+import type { Clock, TimerHandle } from './clock.js'
 import { AuthError } from './errors.js'
 
 /** What the transport needs from the client's resolved options. */
@@ -36,31 +36,29 @@ export async function postToAuthServer(
   headers: Record<string, string>,
 ): Promise<ServerAnswer> {
   const controller = new AbortController()
-  // Settle on the timeout ourselves too: a custom fetch may ignore the signal, and must not hang us.
-  let onTimeout: () => void = () => undefined
-  const timedOut = new Promise<never>((_, reject) => {
-    onTimeout = () => reject(new Error('timeout'))
-  })
-  timedOut.catch(() => undefined)
-  const timer = config.clock.setTimeout(() => {
-    controller.abort()
-    onTimeout()
-  }, config.requestTimeoutMs)
+  let timer: TimerHandle
   let response: Response
   let text: string
   try {
-    const exchange = async (): Promise<[Response, string]> => {
-      const answer = await config.fetch(url, {
-        method: 'POST',
-        headers: { accept: 'application/json', ...headers },
-        body,
-        credentials: config.credentials,
-        cache: 'no-store',
-        signal: controller.signal,
-      })
-      return [answer, await answer.text()]
-    }
-    ;[response, text] = await Promise.race([exchange(), timedOut])
+    ;[response, text] = await Promise.race([
+      config
+        .fetch(url, {
+          method: 'POST',
+          headers: { accept: 'application/json', ...headers },
+          body,
+          credentials: config.credentials,
+          cache: 'no-store',
+          signal: controller.signal,
+        })
+        .then(async (answer) => [answer, await answer.text()] as const),
+      // Settle on the timeout ourselves too: a custom fetch may ignore the signal, and must not hang us.
+      new Promise<never>((_, reject) => {
+        timer = config.clock.setTimeout(() => {
+          controller.abort()
+          reject(new Error('timeout'))
+        }, config.requestTimeoutMs)
+      }),
+    ])
   } catch (cause) {
     throw controller.signal.aborted
       ? new AuthError('timeout', `${operation}: POST ${url} timed out`, { cause })
@@ -70,9 +68,9 @@ export async function postToAuthServer(
   }
   let parsed: unknown
   try {
-    parsed = text === '' ? undefined : JSON.parse(text)
+    parsed = JSON.parse(text)
   } catch {
-    parsed = undefined
+    // empty, or not JSON: the protocol judges by the status
   }
   return {
     status: response.status,

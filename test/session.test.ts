@@ -8,10 +8,8 @@ function jwt(payload: Record<string, unknown>): string {
   return `${encode({ alg: 'HS256', typ: 'JWT' })}.${encode(payload)}.c2lnbmF0dXJl`
 }
 
-function state(tokens: Parameters<typeof createSessionState>[0], now = NOW) {
-  const result = createSessionState(tokens, now)
-  if (typeof result === 'string') throw new Error(result)
-  return result
+function state(tokens: Parameters<typeof createSessionState>[1], now = NOW) {
+  return createSessionState('login', tokens, now)
 }
 
 describe('createSessionState', () => {
@@ -57,13 +55,14 @@ describe('createSessionState', () => {
   })
 
   it('refuses an opaque token without expires_in, and a JWT that says nothing of its expiry', () => {
-    expect(createSessionState({ accessToken: 'opaque', refreshToken: undefined, expiresInSec: undefined }, NOW)).toBeTypeOf('string')
-    expect(createSessionState({ accessToken: jwt({ sub: 'x' }), refreshToken: undefined, expiresInSec: undefined }, NOW)).toBeTypeOf('string')
+    const invalid = expect.objectContaining({ code: 'invalid_response' })
+    expect(() => state({ accessToken: 'opaque', refreshToken: undefined, expiresInSec: undefined })).toThrow(invalid)
+    expect(() => state({ accessToken: jwt({ sub: 'x' }), refreshToken: undefined, expiresInSec: undefined })).toThrow(invalid)
   })
 
   it('refuses a token that is already expired', () => {
     const token = jwt({ iat: 100, exp: 100 })
-    expect(createSessionState({ accessToken: token, refreshToken: undefined, expiresInSec: 60 }, NOW)).toBeTypeOf('string')
+    expect(() => state({ accessToken: token, refreshToken: undefined, expiresInSec: 60 })).toThrow(expect.objectContaining({ code: 'invalid_response' }))
   })
 })
 

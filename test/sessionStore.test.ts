@@ -4,7 +4,7 @@ import { createSessionState, type SessionState } from '../src/session.js'
 import { createSessionStore } from '../src/storage/sessionStore.js'
 
 const KEY = 'tokenkeeper.session'
-const state = createSessionState({ accessToken: 'opaque', refreshToken: 'rt', expiresInSec: 60 }, 1_000) as SessionState<unknown>
+const state: SessionState<unknown> = createSessionState('login', { accessToken: 'opaque', refreshToken: 'rt', expiresInSec: 60 }, 1_000)
 
 describe('createSessionStore', () => {
   it('saves a session and loads it back', async () => {

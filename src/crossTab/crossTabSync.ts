@@ -2,9 +2,11 @@ import type { Clock } from '../clock.js'
 import { AuthError } from '../errors.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership, type Leadership } from './leadership.js'
-import { parseTabMessage, type TabMessage } from './tabMessage.js'
+import { isTransient, parseTabMessage, type TabMessage } from './tabMessage.js'
 
 type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
+/** A message as this tab writes it: the channel adds `from`. */
+type Outgoing<M = TabMessage> = M extends TabMessage ? Omit<M, 'from'> : never
 
 /** What the sync needs from the client it serves. */
 export interface SyncHost {
@@ -34,7 +36,7 @@ export interface CrossTabConfig {
 
 export interface CrossTabSync {
   /** Tells the other tabs about a change made here. */
-  publish(change: Change): void
+  publish(change: Outgoing<Change>): void
   /**
    * Called before a refresh goes to the network, for the session of generation `gen`.
    * Resolves true when this tab should send it (it leads, or took over from a silent leader),
@@ -74,11 +76,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
 
   const onMessage = (message: TabMessage): void => {
     switch (message.type) {
-      case 'hello': {
-        const record = host.record()
-        if (record) post({ type: 'session', from: host.tabId, gen: host.gen(), cause: 'sync', record })
+      case 'hello':
+        if (host.record()) post(current())
         break
-      }
       case 'refresh-request':
         if (leadership.isLeader()) serve(message.gen)
         break
@@ -98,34 +98,35 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     if (message) onMessage(message)
   }
   let closed = false
-  const post = (message: TabMessage): void => {
+  const post = (message: Outgoing): void => {
     // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
-    if (!closed) channel.postMessage(message)
+    if (!closed) channel.postMessage({ ...message, from: host.tabId })
+  }
+  /** This tab's state, as an answer to a tab that asked. */
+  const current = (): Outgoing => {
+    const record = host.record()
+    return record ? { type: 'session', gen: host.gen(), cause: 'sync', record } : { type: 'logout', gen: host.gen() }
   }
   const leadership = createLeadership(config.locks, `${name}:leader`)
   leadership.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
-    post({ type: 'hello', from: host.tabId })
+    post({ type: 'hello' })
     notify() // a follower waiting on the old leader now does the work itself
   })
 
   /** The leader answers a follower: what it has if newer, else a refresh of the same session. */
   function serve(gen: number): void {
-    post({ type: 'ack', from: host.tabId, gen })
-    const record = host.record()
+    post({ type: 'ack', gen })
     if (host.gen() > gen) {
-      post(record ? { type: 'session', from: host.tabId, gen: host.gen(), cause: 'sync', record } : { type: 'logout', from: host.tabId, gen: host.gen() })
-    } else if (record && host.gen() === gen) {
-      host.refresh().catch((error: unknown) => {
-        const code = (error as AuthError).code
-        if (code === 'network' || code === 'timeout' || code === 'server' || code === 'invalid_response') {
-          post({ type: 'failed', from: host.tabId, gen, code })
-        }
+      post(current())
+    } else if (host.record() && host.gen() === gen) {
+      host.refresh().catch(({ code }: AuthError) => {
+        if (isTransient(code)) post({ type: 'failed', gen, code })
       })
     } else {
       // The follower knows a session we do not: have it sent, and our schedule refreshes it.
-      post({ type: 'hello', from: host.tabId })
+      post({ type: 'hello' })
     }
   }
 
@@ -153,7 +154,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       return settling > 0 ? ((await waitFor(settling, () => (host.gen() !== gen ? false : undefined))) ?? true) : true
     }
     if (host.gen() !== gen) return false
-    post({ type: 'refresh-request', from: host.tabId, gen })
+    post({ type: 'refresh-request', gen })
     let patience = config.lockTimeoutMs
     for (;;) {
       const outcome = await waitFor<boolean | 'ack' | AuthError>(patience, (message) => {
@@ -188,7 +189,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     clearToRefresh,
     async askSiblings() {
       const gen = host.gen()
-      post({ type: 'hello', from: host.tabId })
+      post({ type: 'hello' })
       await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
     },
     exclusive(task) {

@@ -16,11 +16,13 @@ export type TabMessage =
   /** The leader got a refresh request and is working on it: the follower can keep waiting. */
   | { type: 'ack'; from: string; gen: number }
   /** The leader's refresh failed for a transient reason; followers treat it as their own failure. */
-  | { type: 'failed'; from: string; gen: number; code: 'network' | 'timeout' | 'server' | 'invalid_response' }
+  | { type: 'failed'; from: string; gen: number; code: TransientCode }
 
-const TYPES = new Set(['hello', 'session', 'logout', 'expired', 'refresh-request', 'ack', 'failed'])
-const CAUSES = new Set(['login', 'refresh', 'sync'])
-const FAILURES = new Set(['network', 'timeout', 'server', 'invalid_response'])
+type TransientCode = 'network' | 'timeout' | 'server' | 'invalid_response'
+
+/** The failures a leader passes on to its followers: the ones worth retrying. */
+export const isTransient = (code: unknown): code is TransientCode =>
+  ['network', 'timeout', 'server', 'invalid_response'].includes(code as string)
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
@@ -30,14 +32,17 @@ export function parseTabMessage(data: unknown): TabMessage | undefined {
   if (typeof data !== 'object' || data === null) return undefined
   const message = data as Record<string, unknown>
   const { type, from, gen } = message
-  if (typeof type !== 'string' || !TYPES.has(type) || typeof from !== 'string' || from === '') return undefined
+  if (typeof from !== 'string' || from === '') return undefined
   if (type === 'hello') return { type, from }
-  if (!(Number.isSafeInteger(gen) && (gen as number) >= 0)) return undefined
-  if (type === 'session' && !(CAUSES.has(message.cause as string) && (message.record === undefined || fromRecord(message.record)))) {
-    return undefined
-  }
-  if (type === 'failed' && !FAILURES.has(message.code as string)) return undefined
-  return message as TabMessage
+  const valid =
+    Number.isSafeInteger(gen) &&
+    (gen as number) >= 0 &&
+    (type === 'session'
+      ? ['login', 'refresh', 'sync'].includes(message.cause as string) && (message.record === undefined || fromRecord(message.record))
+      : type === 'failed'
+        ? isTransient(message.code)
+        : ['logout', 'expired', 'refresh-request', 'ack'].includes(type as string))
+  return valid ? (message as TabMessage) : undefined
 }
 
 /** The session a valid `session` message carries, if it carries one. */

@@ -1,6 +1,6 @@
 import { AuthError } from '../errors.js'
 import type { TokenResponse } from '../session.js'
-import type { ServerAnswer } from '../transport.js'
+import { postToAuthServer, type ServerAnswer, type TransportConfig } from '../transport.js'
 
 /**
  * What the app passes to `login()`. The json protocol posts it as it is; the oauth2 protocol needs
@@ -71,6 +71,17 @@ export function judgeTokenAnswer(answer: ServerAnswer, operation: 'login' | 'ref
     throw new AuthError('session_expired', what, details)
   }
   throw new AuthError('server', what, details)
+}
+
+/** POSTs a login or refresh grant and returns the tokens, or throws the `AuthError` the answer deserves. */
+export async function requestTokens(
+  config: TransportConfig,
+  operation: 'login' | 'refresh',
+  url: string,
+  body: string | URLSearchParams,
+  headers: Record<string, string>,
+): Promise<TokenResponse> {
+  return judgeTokenAnswer(await postToAuthServer(config, operation, url, body, headers), operation, url)
 }
 
 /** A revocation counts as confirmed on any 2xx (RFC 7009 §2.2). Failures are swallowed: best effort. */

@@ -1,5 +1,5 @@
 import { postToAuthServer, type TransportConfig } from '../transport.js'
-import { confirmed, judgeTokenAnswer, type Protocol } from './Protocol.js'
+import { confirmed, requestTokens, type Protocol } from './Protocol.js'
 
 export interface JsonEndpoints {
   login: string
@@ -18,14 +18,8 @@ export function jsonProtocol(config: TransportConfig, endpoints: JsonEndpoints):
     JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
 
   return {
-    async login(credentials) {
-      const answer = await postToAuthServer(config, 'login', endpoints.login, JSON.stringify(credentials), json)
-      return judgeTokenAnswer(answer, 'login', endpoints.login)
-    },
-    async refresh(refreshToken) {
-      const answer = await postToAuthServer(config, 'refresh', endpoints.refresh, withRefreshToken(refreshToken), json)
-      return judgeTokenAnswer(answer, 'refresh', endpoints.refresh)
-    },
+    login: (credentials) => requestTokens(config, 'login', endpoints.login, JSON.stringify(credentials), json),
+    refresh: (refreshToken) => requestTokens(config, 'refresh', endpoints.refresh, withRefreshToken(refreshToken), json),
     revoke(accessToken, refreshToken) {
       return confirmed(
         postToAuthServer(config, 'logout', endpoints.logout, withRefreshToken(refreshToken), {

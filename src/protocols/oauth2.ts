@@ -1,6 +1,6 @@
 import { AuthError } from '../errors.js'
 import { postToAuthServer, type TransportConfig } from '../transport.js'
-import { confirmed, judgeTokenAnswer, type Protocol } from './Protocol.js'
+import { confirmed, requestTokens, type Protocol } from './Protocol.js'
 
 export interface OAuth2Endpoints {
   token: string
@@ -41,18 +41,14 @@ export function oauth2Protocol(config: TransportConfig, endpoints: OAuth2Endpoin
         password,
         scope: typeof scope === 'string' ? scope : client.scope,
       })
-      return judgeTokenAnswer(await postToAuthServer(config, 'login', endpoints.token, grant, form), 'login', endpoints.token)
+      return requestTokens(config, 'login', endpoints.token, grant, form)
     },
     async refresh(refreshToken) {
       if (refreshToken === undefined) {
         throw new AuthError('session_expired', 'refresh: no refresh token')
       }
       const grant = body({ grant_type: 'refresh_token', refresh_token: refreshToken })
-      return judgeTokenAnswer(
-        await postToAuthServer(config, 'refresh', endpoints.token, grant, form),
-        'refresh',
-        endpoints.token,
-      )
+      return requestTokens(config, 'refresh', endpoints.token, grant, form)
     },
     async revoke(accessToken, refreshToken) {
       // The refresh token first: it is the one that could mint new access tokens.
