@@ -1,5 +1,4 @@
 import { isAuthError } from './errors.js'
-import { pageUrl } from './url.js'
 
 /** What the fetch wrapper needs from the client's options. */
 export interface AuthFetchOptions {
@@ -8,15 +7,6 @@ export interface AuthFetchOptions {
   endpoints: { login: string }
   allowedOrigins: ReadonlySet<string>
 }
-
-function documentBase(): string | undefined {
-  const base = (globalThis as { document?: { baseURI?: unknown } }).document?.baseURI
-  return typeof base === 'string' && /^https?:/.test(base) ? base : pageUrl()?.href
-}
-
-/** Streams are read once; every other body init can be sent again as it is. */
-const isReplayableBody = (body: BodyInit | null | undefined): boolean =>
-  !(typeof ReadableStream !== 'undefined' && body instanceof ReadableStream)
 
 /** Characters the URL parser drops, or reads as a slash: a string with one takes the full parse. */
 const REWRITTEN = /[\t\n\r\\]/
@@ -48,7 +38,9 @@ export function createAuthFetch(
     if (!(typeof input === 'string' && !REWRITTEN.test(input) && onAllowedOrigin(input))) {
       let url: URL
       try {
-        url = new URL(isRequest ? input.url : (input as string | URL), documentBase() ?? deps.endpoints.login)
+        // Relative to the document (or a worker's location); outside a browser, to the auth server.
+        const { document, location } = globalThis as { document?: Document; location?: Location }
+        url = new URL(isRequest ? input.url : (input as string | URL), document?.baseURI ?? location?.href ?? deps.endpoints.login)
       } catch {
         return deps.fetch(input, init) // let the platform report its own error
       }
@@ -86,7 +78,8 @@ export function createAuthFetch(
 
     // Keep what a replay needs, and no more: a Request with a body must be cloned before it is sent.
     const replayTarget = isRequest && input.body !== null ? input.clone() : target
-    const canReplay = isReplayableBody(init?.body) && !(isRequest && input.bodyUsed)
+    // Streams are read once; every other body init can be sent again as it is.
+    const canReplay = !(typeof ReadableStream !== 'undefined' && init?.body instanceof ReadableStream) && !(isRequest && input.bodyUsed)
 
     const response = await deps.fetch(target, init ? { ...init, headers: withToken(token) } : { headers: withToken(token) })
     if (response.status !== 401 || !canReplay) return response

@@ -24,23 +24,11 @@ export interface Scheduler {
 export function createScheduler(clock: Clock, onDue: () => void): Scheduler {
   let deadline: number | undefined
   let kind: 'refresh' | 'retry' = 'refresh'
-  let timer: TimerHandle | undefined
-  let listening = false
-
-  const target = (): EventTarget | undefined => {
-    const candidate = globalThis as unknown as Partial<EventTarget>
-    return typeof candidate.addEventListener === 'function' ? (globalThis as unknown as EventTarget) : undefined
-  }
-  const doc = (): EventTarget | undefined => (globalThis as { document?: EventTarget }).document
-
-  const stopTimer = (): void => {
-    if (timer !== undefined) clock.clearTimeout(timer)
-    timer = undefined
-  }
+  let timer: TimerHandle
 
   const check = (): void => {
     if (deadline === undefined) return
-    stopTimer()
+    clock.clearTimeout(timer)
     const wait = deadline - clock.now()
     if (wait > 0) {
       timer = clock.setTimeout(check, Math.min(wait, MAX_TIMER_DELAY_MS))
@@ -50,32 +38,31 @@ export function createScheduler(clock: Clock, onDue: () => void): Scheduler {
     onDue()
   }
 
+  // Any wake-up only re-reads the clock: a refresh not yet due just gets its timer re-armed.
   const onWake = (event: Event): void => {
     if (event.type === 'online' && kind === 'retry') deadline = clock.now()
-    if (event.type === 'visibilitychange' && (doc() as Document | undefined)?.visibilityState === 'hidden') return
     check()
   }
 
-  const listen = (on: boolean): void => {
-    if (listening === on) return
-    listening = on
-    const method = on ? 'addEventListener' : 'removeEventListener'
-    const win = target()
-    for (const type of WINDOW_EVENTS) win?.[method](type, onWake)
-    doc()?.[method]('visibilitychange', onWake)
+  /** Adding a listener twice, or removing one never added, is a no-op: no bookkeeping needed. */
+  const listen = (method: 'addEventListener' | 'removeEventListener'): void => {
+    const { document } = globalThis as { document?: EventTarget }
+    const win = globalThis as Partial<EventTarget>
+    for (const type of WINDOW_EVENTS) win[method]?.(type, onWake)
+    document?.[method]('visibilitychange', onWake)
   }
 
   function cancel(): void {
     deadline = undefined
-    stopTimer()
-    listen(false)
+    clock.clearTimeout(timer)
+    listen('removeEventListener')
   }
 
   return {
     schedule(at, nextKind) {
       deadline = at
       kind = nextKind
-      listen(true)
+      listen('addEventListener')
       check()
     },
     cancel,

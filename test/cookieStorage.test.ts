@@ -61,7 +61,8 @@ describe('cookieStorage', () => {
   })
 
   it.each([
-    [{ prefix: '__Host-' as const, domain: 'example.com' }],
+    [{ domain: 'example.com; Secure' }],
+    [{ path: 5 as never }],
     [{ sameSite: 'Loose' as never }],
     [{ maxAgeSeconds: -5 }],
     [{ path: '/a; Domain=evil.io' }],

@@ -12,12 +12,10 @@ import type { TokenStorage } from './TokenStorage.js'
  */
 export interface CookieStorageOptions {
   /**
-   * Prefix of the cookie's name. `__Host-` makes the browser insist on `Secure`, `Path=/` and no
-   * `Domain`, so a subdomain cannot plant or shadow the cookie.
-   * @default '__Host-' ('__Secure-' when `domain` or a `path` other than '/' is given)
+   * `Domain` attribute; none by default, so the cookie stays on this exact host and is named
+   * `__Host-`, which makes the browser insist on `Secure`, `Path=/` and no `Domain`: a subdomain
+   * can then neither plant nor shadow it. With a domain or a path it is named `__Secure-`.
    */
-  prefix?: '__Host-' | '__Secure-' | ''
-  /** `Domain` attribute; none by default, so the cookie stays on this exact host. */
   domain?: string
   /** @default '/' */
   path?: string
@@ -42,18 +40,17 @@ export interface CookieStorageOptions {
  * ```
  * @throws {TypeError} when an option is invalid.
  */
-export function cookieStorage(options: CookieStorageOptions = {}): TokenStorage {
-  const { domain, path = '/', sameSite = 'Strict', maxAgeSeconds } = options
-  const prefix = options.prefix ?? (domain === undefined && path === '/' ? '__Host-' : '__Secure-')
-  const invalid =
-    !['__Host-', '__Secure-', ''].includes(prefix) ? 'prefix'
-    : prefix === '__Host-' && (domain !== undefined || path !== '/') ? 'prefix (__Host- allows no domain and only path /)'
-    : !['Strict', 'Lax', 'None'].includes(sameSite) ? 'sameSite'
-    : maxAgeSeconds !== undefined && !(Number.isInteger(maxAgeSeconds) && maxAgeSeconds > 0) ? 'maxAgeSeconds'
-    : [domain, path].some((value) => value !== undefined && (typeof value !== 'string' || /[;\s,]/.test(value))) ? 'domain or path'
-    : undefined
-  if (invalid) throw new TypeError(`cookieStorage: invalid option ${invalid}`)
-
+export function cookieStorage({ domain, path = '/', sameSite = 'Strict', maxAgeSeconds }: CookieStorageOptions = {}): TokenStorage {
+  const attribute = (value: unknown): boolean => typeof value === 'string' && !/[;\s,]/.test(value)
+  if (
+    !['Strict', 'Lax', 'None'].includes(sameSite) ||
+    !(maxAgeSeconds === undefined || (Number.isInteger(maxAgeSeconds) && maxAgeSeconds > 0)) ||
+    !(domain === undefined || attribute(domain)) ||
+    !attribute(path)
+  ) {
+    throw new TypeError('cookieStorage: options must be { domain?, path?: strings without ; , or spaces, sameSite?, maxAgeSeconds?: a positive integer }')
+  }
+  const prefix = domain === undefined && path === '/' ? '__Host-' : '__Secure-'
   const attributes = `; Path=${path}${domain === undefined ? '' : `; Domain=${domain}`}; SameSite=${sameSite}; Secure`
   const name = (key: string): string => prefix + encodeURIComponent(key)
   const jar = (): Document => {
@@ -78,11 +75,10 @@ export function cookieStorage(options: CookieStorageOptions = {}): TokenStorage 
       }
     },
     setItem(key, value) {
+      // Percent-encoded, so one character is one byte. Browsers silently drop a cookie whose name
+      // and value pass 4096 bytes (RFC 6265 §6.1).
       const pair = `${name(key)}=${encodeURIComponent(value)}`
-      // Browsers silently drop a cookie whose name and value pass 4096 bytes (RFC 6265 §6.1).
-      if (new Blob([pair]).size > 4096) {
-        throw new AuthError('storage', `cookieStorage: the session needs a cookie over 4096 bytes, which browsers drop; not written`)
-      }
+      if (pair.length > 4096) throw new AuthError('storage', 'cookieStorage: the session needs a cookie over 4096 bytes; not written')
       jar().cookie = pair + attributes + (maxAgeSeconds ? `; Max-Age=${maxAgeSeconds}` : '')
     },
     removeItem(key) {
