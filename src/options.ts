@@ -51,12 +51,14 @@ export interface AuthClientOptions {
   /**
    * The server keeps the refresh token in an HttpOnly cookie (json protocol; the safest setup):
    * a page that starts with no session asks the server for one with that cookie, so a reload
-   * keeps the user logged in although the tokens live in memory only. @default false
+   * keeps the user logged in although the tokens live in memory only. Requests to the auth server
+   * then go with `credentials: 'include'`, so a cross-origin server can set and read that cookie.
+   * @default false
    */
   refreshTokenInCookie?: boolean
   /**
-   * `credentials` of the requests to the auth server. Use `'include'` when a cross-origin server
-   * keeps the refresh token in an HttpOnly cookie. @default 'same-origin'
+   * `credentials` of the requests to the auth server.
+   * @default 'same-origin', or 'include' with `refreshTokenInCookie`
    */
   credentials?: RequestCredentials
   /**
@@ -280,6 +282,8 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
 
   return {
     ...merged,
+    // The refresh cookie must be set by the login answer and sent with every refresh, cross-origin too.
+    credentials: options.credentials ?? (merged.refreshTokenInCookie ? 'include' : merged.credentials),
     endpoints,
     allowedOrigins: resolveAllowedOrigins(merged.allowedOrigins, baseUrl, insecure),
     retryMaxDelayMs: Math.max(merged.retryMaxDelayMs, merged.retryMinDelayMs),

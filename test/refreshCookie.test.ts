@@ -79,4 +79,19 @@ describe('refreshTokenInCookie', () => {
     expect(await auth.ready).toBeNull()
     expect(mock().counts.refresh).toBe(0)
   })
+
+  it.each([
+    ['refreshTokenInCookie alone', { refreshTokenInCookie: true }, 'include'],
+    ['refreshTokenInCookie and credentials: same-origin', { refreshTokenInCookie: true, credentials: 'same-origin' as const }, 'same-origin'],
+    ['neither', { refreshTokenInCookie: false }, 'same-origin'],
+  ])('with %s, login, refresh and logout go to the auth server with credentials %s', async (_, options, expected) => {
+    const sent: (RequestCredentials | undefined)[] = []
+    const auth = open({ crossTab: false, ...options, fetch: (input, init) => (sent.push(init?.credentials), fetch(input, init)) })
+    await auth.ready
+    sent.length = 0
+    await auth.login({ username: 'ada', password: 'lovelace' })
+    await auth.refresh()
+    await auth.logout()
+    expect(sent).toEqual([expected, expected, expected])
+  })
 })
