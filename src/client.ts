@@ -137,7 +137,11 @@ export class AuthClient<Claims = JwtPayload> {
               adopt: (change) => this.#adopt(change),
               refresh: () => this.refresh(),
             },
-            { ...o, locks: o.locks },
+            {
+              ...o,
+              locks: o.locks,
+              name: `tokenkeeper:${o.storageKey}@${o.protocol === 'oauth2' ? o.endpoints.token : o.endpoints.refresh}`,
+            },
           )
         : undefined
     this.fetch = createAuthFetch(

@@ -17,6 +17,9 @@ afterEach(() => {
   locks = createFakeLocks()
 })
 
+/** The name of the tabs' channel (and the stem of their locks): the storage key and the refresh endpoint. */
+const channelName = () => `tokenkeeper:cross-tab-${key}@${BASE_URL}/auth/refresh`
+
 /** A tab: its own client and memory, sharing the page's channel and (fake) Web Locks with the others. */
 function openTab(options: Partial<AuthClientOptions> = {}) {
   const tab = createAuthClient({
@@ -48,6 +51,17 @@ describe('cross-tab: one session everywhere', () => {
     await vi.waitFor(() => expect(b!.getSession()?.accessToken).toBe(session.accessToken))
     expect(events).toEqual(['login', 'change'])
     expect((await b!.fetch(API)).status).toBe(200)
+  })
+
+  it('clients of two different auth servers on one origin, same storage key, never hear each other', async () => {
+    const [a, b] = await Promise.all([openTab(), openTab({ baseUrl: 'https://other.example.com' })].map(async (tab) => (await tab.ready, tab)))
+    const changes = record((listener) => b!.on('change', listener))
+    await a!.login(ADA)
+    await a!.refresh()
+    await a!.logout()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(changes).toEqual([])
+    expect(mock().counts.refresh).toBe(1)
   })
 
   it('a refresh in one tab reaches the others as a refresh event', async () => {
@@ -138,7 +152,7 @@ describe('cross-tab: one session everywhere', () => {
 
   it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
     // A frozen tab: it holds the leader lock and will never answer a message.
-    locks.request(`tokenkeeper:cross-tab-${key}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
+    locks.request(`${channelName()}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
     const opened = await openTabs(2)
     await opened[0]!.login(ADA)
     await vi.waitFor(() => expect(opened[1]!.getSession()).not.toBeNull())
@@ -156,7 +170,7 @@ describe('cross-tab: one session everywhere', () => {
     await a!.login(ADA)
     const newer = await mock().issueAccessToken('ada')
     // Another tab that rotated already; this one never heard of it until it asks.
-    const other = new BroadcastChannel(`tokenkeeper:cross-tab-${key}`)
+    const other = new BroadcastChannel(channelName())
     other.onmessage = (event) => {
       if (event.data.type !== 'hello') return
       other.postMessage({
@@ -193,7 +207,7 @@ describe('cross-tab: one session everywhere', () => {
     const [a] = await openTabs(1)
     const session = await a!.login(ADA)
     const changes = record((listener) => a!.on('change', listener))
-    const intruder = new BroadcastChannel(`tokenkeeper:cross-tab-${key}`)
+    const intruder = new BroadcastChannel(channelName())
     for (const junk of [
       null,
       'logout',

@@ -23,7 +23,11 @@ export interface SyncHost {
 }
 
 export interface CrossTabConfig {
-  storageKey: string
+  /**
+   * Names the channel and the locks: one session's, shared by every tab that holds it. Two clients
+   * for different servers (or storage keys) on one origin must never hear each other.
+   */
+  name: string
   clock: Clock
   locks: LockManager
   /** How long a follower waits for a leader that does not answer before taking over. */
@@ -91,7 +95,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     notify(message)
   }
 
-  const name = `tokenkeeper:${config.storageKey}`
+  const { name } = config
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event) => {
     const message = parseTabMessage(event.data)
