@@ -13,6 +13,8 @@ export interface TestAuthServer {
   url: string
   stats: { login: number; refresh: number; logout: number; reuseDetected: number; api: number; apiWithToken: number }
   setLifetime(seconds: number): void
+  /** From now on `/api/*` answers 401 to this access token, as a server that revoked it would. */
+  rejectAccessToken(token: string): void
   resetStats(): void
   close(): Promise<void>
 }
@@ -24,6 +26,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
   let lifetimeSec = 60
   const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }
   const families = new Map<string, { current: string; revoked: boolean }>()
+  const rejected = new Set<string>()
 
   const sign = (payload: object) => {
     const input = `${base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${base64url(JSON.stringify(payload))}`
@@ -44,7 +47,8 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
     const owner = family ?? { current: refreshToken, revoked: false }
     owner.current = refreshToken
     families.set(refreshToken, owner)
-    return { accessToken: sign({ sub, iat, exp: iat + lifetimeSec }), refreshToken, expiresIn: lifetimeSec }
+    // A jti makes every token new, even two issued within the same second.
+    return { accessToken: sign({ sub, iat, exp: iat + lifetimeSec, jti: randomUUID() }), refreshToken, expiresIn: lifetimeSec }
   }
 
   const readJson = async (request: IncomingMessage): Promise<Record<string, unknown>> => {
@@ -92,12 +96,21 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
         response.writeHead(204).end()
         return
       }
-      if (url.pathname === '/api/me') {
+      if (url.pathname === '/api/denied') {
+        stats.api++
+        return json(response, 401, { error: 'invalid_token' }) // whatever the token
+      }
+      if (url.pathname === '/api/me' || url.pathname === '/api/echo') {
         stats.api++
         const token = request.headers.authorization?.replace(/^Bearer /, '')
         if (token) stats.apiWithToken++
-        const claims = token ? verify(token) : undefined
-        return claims ? json(response, 200, { sub: claims.sub }) : json(response, 401, { error: 'invalid_token' })
+        let body = ''
+        for await (const chunk of request) body += chunk
+        const claims = token && !rejected.has(token) ? verify(token) : undefined
+        if (!claims) return json(response, 401, { error: 'invalid_token' })
+        if (url.pathname === '/api/me') return json(response, 200, { sub: claims.sub })
+        // What arrived, so a test can tell a replayed request from the original.
+        return json(response, 200, { method: request.method, contentType: request.headers['content-type'] ?? null, body })
       }
       const path = url.pathname === '/' ? '/test/browser/page.html' : url.pathname
       const served = path.startsWith('/dist/') || path.startsWith('/node_modules/jwt-decode/') || path === '/test/browser/page.html'
@@ -117,6 +130,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
     url: `http://127.0.0.1:${port}`,
     stats,
     setLifetime: (seconds) => void (lifetimeSec = seconds),
+    rejectAccessToken: (token) => void rejected.add(token),
     resetStats: () => Object.assign(stats, { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
