@@ -67,6 +67,7 @@ export interface LogoutResult {
 }
 
 const noop = (): void => undefined
+const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-expired', 'error', 'change'] satisfies (keyof AuthEvents)[]
 
 /**
  * The one object an app creates: it logs in, keeps, refreshes and ends the session.
@@ -161,8 +162,13 @@ export class AuthClient<Claims = JwtPayload> {
    * ```ts
    * const off = auth.on('session-expired', () => router.push('/login'))
    * ```
+   * @throws {AuthError} `invalid_argument` for an event that does not exist (a misspelt
+   *   `'session-expired'` would otherwise never fire) or a listener that is not a function.
    */
   on<K extends keyof AuthEvents<Claims>>(type: K, listener: Listener<AuthEvents<Claims>[K]>): () => void {
+    if (!EVENTS.includes(type) || typeof listener !== 'function') {
+      throw new AuthError('invalid_argument', `on: no event ${JSON.stringify(type)}, or the listener is not a function`)
+    }
     return this.#events.on(type, listener)
   }
 

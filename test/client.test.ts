@@ -79,6 +79,13 @@ describe('login', () => {
     expect(storage.getItem(KEY)).toBeNull()
   })
 
+  it.each([
+    ['a misspelt event', 'session-expird', () => undefined],
+    ['a listener that is not a function', 'session-expired', 'router.push'],
+  ])('on() throws invalid_argument for %s instead of never calling it', (_, type, listener) => {
+    expect(() => client().on(type as never, listener as never)).toThrow(expect.objectContaining({ code: 'invalid_argument' }))
+  })
+
   it('rejects credentials that are not an object with invalid_argument', async () => {
     await expect(client().login('ada:lovelace' as never)).rejects.toMatchObject({ code: 'invalid_argument' })
   })
