@@ -1,37 +1,23 @@
 // @vitest-environment node
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startTestAuthServer, type TestAuthServer } from './authServer.js'
-import { hasChromium, launchChromium } from './chromium.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+import type { Page } from 'playwright-core'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { hasChromium } from './chromium.js'
+import { openTestPage, useBrowserSuite } from './harness.js'
 
 // The 401 replay with the bodies a browser really has: a Request's body is a stream there, FormData
 // is sent as multipart with a boundary, and a sent body cannot be read again.
 describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one replay on a 401, body intact', () => {
-  let server: TestAuthServer
-  let browser: Browser
+  const suite = useBrowserSuite()
   let page: Page
 
   beforeAll(async () => {
-    server = await startTestAuthServer(root)
-    browser = await launchChromium()
-    page = await browser.newPage()
-    await page.goto(`${server.url}/?crossTab=false`)
-    await page.waitForFunction(() => window.auth !== undefined)
-    await page.evaluate(() => window.tokenkeeperReady)
-  }, 30_000)
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
+    page = await openTestPage(await suite.browser.newPage(), suite.server, 'crossTab=false')
   })
   beforeEach(async () => {
     await page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }))
     // The server has revoked the token the client still holds: the next API call gets a 401.
-    server.rejectAccessToken((await page.evaluate(() => window.auth.getSession()!.accessToken))!)
-    server.resetStats()
+    suite.server.rejectAccessToken((await page.evaluate(() => window.auth.getSession()!.accessToken))!)
+    suite.server.resetStats()
   })
 
   it('replays a JSON string body given in init', async () => {
@@ -41,7 +27,7 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
         .then((r) => r.json()),
     )
     expect(echo).toEqual({ method: 'POST', contentType: 'application/json', body: '{"note":"kept"}' })
-    expect(server.stats).toMatchObject({ refresh: 1, api: 2 })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
   })
 
   it('replays a Request with a body (a stream in the browser)', async () => {
@@ -51,7 +37,7 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
         .then((r) => r.json()),
     )
     expect(echo).toEqual({ method: 'PUT', contentType: 'text/plain', body: 'from a Request' })
-    expect(server.stats).toMatchObject({ refresh: 1, api: 2 })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
   })
 
   it('replays FormData as multipart, fields intact', async () => {
@@ -62,7 +48,7 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
     })
     expect(echo.contentType).toMatch(/^multipart\/form-data; boundary=/)
     expect(echo.body).toContain('name="title"\r\n\r\nkept')
-    expect(server.stats).toMatchObject({ refresh: 1, api: 2 })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
   })
 
   it('10 parallel requests that all get 401: one refresh, each replayed once, all 200', async () => {
@@ -70,13 +56,13 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
       Promise.all(Array.from({ length: 10 }, (_, i) => window.auth.fetch('/api/echo', { method: 'POST', body: String(i) }).then((r) => r.status))),
     )
     expect(statuses).toEqual(Array(10).fill(200))
-    expect(server.stats).toMatchObject({ refresh: 1, api: 20 })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 20 })
   })
 
   it('a second 401 after the replay is returned as it is, with no further refresh', async () => {
     const status = await page.evaluate(() => window.auth.fetch('/api/denied').then((r) => r.status))
     expect(status).toBe(401)
-    expect(server.stats).toMatchObject({ refresh: 1, api: 2 })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
   })
 
   it("a request with the app's own Authorization goes out untouched, and its 401 refreshes nothing", async () => {
@@ -84,6 +70,6 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
       window.auth.fetch('/api/echo', { method: 'POST', headers: { authorization: 'Bearer not-ours' } }).then((r) => r.status),
     )
     expect(status).toBe(401)
-    expect(server.stats).toMatchObject({ refresh: 0, api: 1, apiWithToken: 1 })
+    expect(suite.server.stats).toMatchObject({ refresh: 0, api: 1, apiWithToken: 1 })
   })
 })

@@ -1,60 +1,33 @@
 // @vitest-environment node
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startTestAuthServer, type TestAuthServer } from './authServer.js'
-import { hasChromium, launchChromium } from './chromium.js'
-
-declare global {
-  interface Window {
-    auth: import('../../src/index.js').AuthClient
-    events: { type: string; at: number; code?: string }[]
-    tokenkeeperReady: Promise<unknown>
-  }
-}
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+import type { BrowserContext, Page } from 'playwright-core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { hasChromium } from './chromium.js'
+import { openTestPage, useBrowserSuite } from './harness.js'
 
 describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
-  let server: TestAuthServer
-  let browser: Browser
+  const suite = useBrowserSuite()
   let context: BrowserContext
 
-  beforeAll(async () => {
-    server = await startTestAuthServer(root)
-    browser = await launchChromium()
-  }, 30_000)
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
   beforeEach(async () => {
-    context = await browser.newContext()
-    server.resetStats()
-    server.setLifetime(60)
+    context = await suite.browser.newContext()
+    suite.server.resetStats()
+    suite.server.setLifetime(60)
   })
   afterEach(() => context.close())
 
-  async function openTab(query = ''): Promise<Page> {
-    const page = await context.newPage()
-    await page.goto(`${server.url}/?${query}`)
-    await page.waitForFunction(() => window.auth !== undefined)
-    await page.evaluate(() => window.tokenkeeperReady)
-    return page
-  }
+  const openTab = async (query = ''): Promise<Page> => openTestPage(await context.newPage(), suite.server, query)
   const session = (page: Page) => page.evaluate(() => window.auth.getSession()?.accessToken ?? null)
   const login = (page: Page) => page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }).then((s) => s.accessToken))
 
   it('4 tabs on an expiring token: exactly one refresh request reaches the server, and no tab is logged out', async () => {
-    server.setLifetime(4)
+    suite.server.setLifetime(4)
     const tabs = [await openTab('refreshMarginMs=2000')]
     for (let i = 0; i < 3; i++) tabs.push(await openTab('refreshMarginMs=2000'))
     const first = await login(tabs[0]!)
     await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).toEqual([first, first, first, first])
     // The token lives 4 s and is refreshed 2 s early: every tab's timer fires together.
     await new Promise((resolve) => setTimeout(resolve, 2_800))
-    expect(server.stats.refresh).toBe(1)
+    expect(suite.server.stats.refresh).toBe(1)
     const tokens = await Promise.all(tabs.map(session))
     expect(new Set(tokens).size).toBe(1)
     expect(tokens[0]).not.toBe(first)
@@ -78,8 +51,8 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
         ),
       )
     }
-    expect(server.stats.reuseDetected).toBe(0)
-    expect(server.stats.refresh).toBe(20)
+    expect(suite.server.stats.reuseDetected).toBe(0)
+    expect(suite.server.stats.refresh).toBe(20)
     const statuses = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.fetch('/api/me').then((r) => r.status))))
     expect(statuses).toEqual([200, 200, 200, 200])
   }, 60_000)
@@ -93,19 +66,19 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     await tabs[2]!.evaluate(() => window.auth.logout())
     await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 1_000, interval: 20 }).toEqual([null, null, null, null])
     expect(Date.now() - started).toBeLessThan(1_000)
-    const before = server.stats.apiWithToken
+    const before = suite.server.stats.apiWithToken
     const statuses = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.fetch('/api/me').then((r) => r.status))))
     expect(statuses).toEqual([401, 401, 401, 401])
-    expect(server.stats.apiWithToken).toBe(before)
+    expect(suite.server.stats.apiWithToken).toBe(before)
   }, 30_000)
 
   it('a tab opened after login, with memory storage, is logged in without a request to the server', async () => {
     const first = await openTab()
     const token = await login(first)
-    const requests = { ...server.stats }
+    const requests = { ...suite.server.stats }
     const late = await openTab()
     expect(await session(late)).toBe(token)
-    expect(server.stats).toEqual(requests)
+    expect(suite.server.stats).toEqual(requests)
   }, 30_000)
 
   it('a frozen tab holding the lock stalls the others no longer than the timeout', async () => {
@@ -125,13 +98,13 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     })
     expect(waited).toBeGreaterThanOrEqual(900)
     expect(waited).toBeLessThan(1_000 + 1_500)
-    expect(server.stats.refresh).toBe(1)
+    expect(suite.server.stats.refresh).toBe(1)
     await cdp.send('Debugger.resume')
     // Thawed, the old leader catches up instead of refreshing with a used token.
     await expect.poll(() => session(leader), { timeout: 2_000 }).toBe(await session(follower))
     await follower.evaluate(() => window.auth.refresh())
     await leader.evaluate(() => window.auth.refresh())
-    expect(server.stats.reuseDetected).toBe(0)
+    expect(suite.server.stats.reuseDetected).toBe(0)
   }, 30_000)
 
   it('a tab closed while leading hands over at once', async () => {
@@ -146,7 +119,7 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
       return performance.now() - started
     })
     expect(waited).toBeLessThan(2_000)
-    expect(server.stats.refresh).toBe(1)
-    expect(server.stats.reuseDetected).toBe(0)
+    expect(suite.server.stats.refresh).toBe(1)
+    expect(suite.server.stats.reuseDetected).toBe(0)
   }, 30_000)
 })

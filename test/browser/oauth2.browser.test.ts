@@ -1,11 +1,9 @@
 // @vitest-environment node
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { OAuth2Server } from 'oauth2-mock-server'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestAuthServer, type TestAuthServer } from './authServer.js'
-import { hasChromium, launchChromium } from './chromium.js'
+import { hasChromium } from './chromium.js'
+import { openTestPage, useBrowserSuite } from './harness.js'
 
 declare global {
   interface Window {
@@ -13,14 +11,12 @@ declare global {
   }
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
-
 // The built package in a real page, against a real OAuth2 server from another project on another
 // origin: CORS, form posts, revocation and the 401 replay as a browser does them.
 describe.skipIf(!hasChromium)('oauth2 protocol in real Chromium against oauth2-mock-server, cross-origin', () => {
+  // The page comes from the test auth server; its own client there is left alone.
+  const suite = useBrowserSuite()
   const oauth2 = new OAuth2Server()
-  let pages: TestAuthServer
-  let browser: Browser
   let page: Page
   let issuer = ''
   /** The Authorization header of each userinfo request; the first bearer token is refused once. */
@@ -34,20 +30,12 @@ describe.skipIf(!hasChromium)('oauth2 protocol in real Chromium against oauth2-m
       userinfo.push(request.headers.authorization)
       if (userinfo.length === 1) response.statusCode = 401 // as if the server had revoked that token
     })
-    pages = await startTestAuthServer(root)
-    browser = await launchChromium()
-    page = await browser.newPage()
-    await page.goto(pages.url)
-    await page.waitForFunction(() => window.auth !== undefined)
+    page = await openTestPage(await suite.browser.newPage(), suite.server)
     // A string, so the test runner's transform leaves the page's own import() alone.
     const options = { baseUrl: issuer, protocol: 'oauth2', clientId: 'spa', endpoints: { token: '/token', revocation: '/revoke' } }
     await page.evaluate(`import('/dist/index.js').then((tk) => { window.oauth = tk.createAuthClient(${JSON.stringify(options)}) })`)
   }, 30_000)
-  afterAll(async () => {
-    await browser?.close()
-    await pages?.close()
-    await oauth2.stop()
-  })
+  afterAll(() => oauth2.stop())
 
   it('logs in with the password grant, sends the token to the server, refreshes and replays once on a 401, and revokes at logout', async () => {
     const result = await page.evaluate(async (baseUrl) => {

@@ -1,39 +1,22 @@
 // @vitest-environment node
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startTestAuthServer, type TestAuthServer } from './authServer.js'
-import { hasChromium, launchChromium } from './chromium.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+import type { BrowserContext, Page } from 'playwright-core'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { hasChromium } from './chromium.js'
+import { openTestPage, useBrowserSuite } from './harness.js'
 
 // What only a browser can tell: whether the cookie and web storages really keep a session across a
 // reload, with the attributes promised, and forget it at logout.
 describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
-  let server: TestAuthServer
-  let browser: Browser
+  const suite = useBrowserSuite()
   let context: BrowserContext
 
-  beforeAll(async () => {
-    server = await startTestAuthServer(root)
-    browser = await launchChromium()
-  }, 30_000)
-  afterAll(async () => {
-    await browser?.close()
-    await server?.close()
-  })
   beforeEach(async () => {
-    context = await browser.newContext()
-    server.resetStats()
+    context = await suite.browser.newContext()
+    suite.server.resetStats()
   })
   afterEach(() => context.close())
 
-  async function open(page: Page, storage: string, host = '127.0.0.1'): Promise<void> {
-    await page.goto(`${server.url.replace('127.0.0.1', host)}/?crossTab=false&storage=${storage}`)
-    await page.waitForFunction(() => window.auth !== undefined)
-    await page.evaluate(() => window.tokenkeeperReady)
-  }
+  const open = (page: Page, storage: string, host?: string) => openTestPage(page, suite.server, `crossTab=false&storage=${storage}`, host)
   const session = (page: Page) => page.evaluate(() => window.auth.getSession()?.accessToken ?? null)
 
   it.each(['127.0.0.1', 'localhost'])('cookieStorage on http://%s: a __Host- cookie, Secure, SameSite=Strict, Path=/, that survives a reload', async (host) => {
@@ -48,7 +31,7 @@ describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
     await page.reload()
     await page.evaluate(() => window.tokenkeeperReady)
     expect(await session(page)).toBe(token)
-    expect(server.stats.refresh).toBe(0)
+    expect(suite.server.stats.refresh).toBe(0)
 
     await page.evaluate(() => window.auth.logout())
     expect(await context.cookies()).toEqual([])

@@ -1,0 +1,44 @@
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
+import { startTestAuthServer, type TestAuthServer } from './authServer.js'
+import { launchChromium } from './chromium.js'
+
+declare global {
+  interface Window {
+    auth: import('../../src/index.js').AuthClient
+    events: { type: string; at: number; code?: string }[]
+    tokenkeeperReady: Promise<unknown>
+  }
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+
+/** What a browser suite gets: the test auth server (which also serves the page) and Chromium. */
+export interface BrowserSuite {
+  server: TestAuthServer
+  browser: Browser
+}
+
+/** Starts the test auth server and Chromium before the calling suite, and stops both after it. */
+export function useBrowserSuite(): BrowserSuite {
+  const suite = {} as BrowserSuite
+  beforeAll(async () => {
+    suite.server = await startTestAuthServer(root)
+    suite.browser = await launchChromium()
+  }, 30_000)
+  afterAll(async () => {
+    await suite.browser?.close()
+    await suite.server?.close()
+  })
+  return suite
+}
+
+/** Opens the test page (test/browser/page.html, options from `query`) and waits for `auth.ready`. */
+export async function openTestPage(page: Page, server: TestAuthServer, query = '', host = '127.0.0.1'): Promise<Page> {
+  await page.goto(`${server.url.replace('127.0.0.1', host)}/?${query}`)
+  await page.waitForFunction(() => window.auth !== undefined)
+  await page.evaluate(() => window.tokenkeeperReady)
+  return page
+}
