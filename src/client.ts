@@ -354,10 +354,9 @@ export class AuthClient<Claims = JwtPayload> {
         if (this.#sync && !(await this.#sync.clearToRefresh(gen))) return this.#newerSession()
         if (gen !== this.#gen) return this.#newerSession()
         const tokens = await this.#protocol.refresh(state.refreshToken)
-        if (gen !== this.#gen) return this.#newerSession()
-        const next = this.#toState('refresh', tokens)
         // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-        return this.#apply({ ...next, refreshToken: next.refreshToken ?? state.refreshToken }, 'refresh')
+        const next = { ...this.#toState('refresh', tokens), refreshToken: tokens.refreshToken ?? state.refreshToken }
+        return gen === this.#gen ? this.#apply(next, 'refresh') : this.#arrivedLate(state, next)
       } catch (thrown) {
         if (gen !== this.#gen) return this.#newerSession()
         error = isAuthError(thrown) ? thrown : new AuthError('network', 'refresh failed', { cause: thrown })
@@ -383,6 +382,20 @@ export class AuthClient<Claims = JwtPayload> {
       await this.#sleep(delay)
       if (gen !== this.#gen) return this.#newerSession()
     }
+  }
+
+  /**
+   * Tokens a refresh brought after the session moved on. The server has rotated already, so they
+   * are neither dropped nor left valid: after `destroy()` they are stored for the next client (the
+   * stored refresh token was just used up); after a logout or an expiry they are revoked.
+   */
+  #arrivedLate(from: SessionState<Claims>, late: SessionState<Claims>): Session<Claims> {
+    if (this.#destroyed) {
+      if (this.#state === from) void this.#store.save({ ...late, gen: from.gen + 1 })
+    } else if (!this.#state) {
+      void this.#protocol.revoke(late.session.accessToken, late.refreshToken)
+    }
+    return this.#newerSession()
   }
 
   /** The session that replaced the one a stale refresh started from, or why there is none. */

@@ -369,6 +369,59 @@ describe('logout during refresh', () => {
     expect(vi.getTimerCount()).toBe(0)
   })
 
+  it('logout while a refresh is in flight: the tokens that refresh brings are revoked, not left valid', async () => {
+    const auth = client()
+    await auth.login(ADA)
+    let release: (() => void) | undefined
+    const late = await mock().issueAccessToken('ada')
+    const revoked: unknown[] = []
+    server.use(
+      http.post(`${BASE_URL}/auth/refresh`, async () => {
+        await new Promise<void>((resolve) => (release = resolve))
+        return HttpResponse.json({ accessToken: late, refreshToken: 'late-rt', expiresIn: 300 })
+      }),
+      http.post(`${BASE_URL}/auth/logout`, async ({ request }) => {
+        revoked.push({ body: await request.json(), bearer: request.headers.get('authorization') })
+        return new HttpResponse(null, { status: 204 })
+      }),
+    )
+    const refreshing = auth.refresh()
+    await vi.waitFor(() => expect(release).toBeDefined())
+    await auth.logout()
+    expect(revoked).toHaveLength(1)
+    release!()
+    await expect(refreshing).rejects.toMatchObject({ code: 'no_session' })
+    await settle()
+    expect(revoked[1]).toEqual({ body: { refreshToken: 'late-rt' }, bearer: `Bearer ${late}` })
+    expect(auth.getSession()).toBeNull()
+  })
+
+  it('destroy while a refresh is in flight: the rotated tokens are stored for the next client, whose refresh sends them', async () => {
+    const storage = memoryStorage()
+    const auth = client({ storage })
+    await auth.login(ADA)
+    let release: (() => void) | undefined
+    const sent: unknown[] = []
+    server.use(
+      http.post(`${BASE_URL}/auth/refresh`, async ({ request }) => {
+        sent.push(await request.clone().json())
+        if (sent.length > 1) return undefined // the mock server answers the next client
+        await new Promise<void>((resolve) => (release = resolve))
+        return HttpResponse.json({ accessToken: await mock().issueAccessToken('ada'), refreshToken: 'late-rt', expiresIn: 300 })
+      }),
+    )
+    const refreshing = auth.refresh()
+    await vi.waitFor(() => expect(release).toBeDefined())
+    auth.destroy()
+    release!()
+    await expect(refreshing).rejects.toMatchObject({ code: 'destroyed' })
+    await settle()
+    const next = client({ storage })
+    await next.ready
+    await next.refresh().catch(() => undefined)
+    expect(sent[1]).toEqual({ refreshToken: 'late-rt' })
+  })
+
   it('a caller waiting out a backoff is released by logout with null', async () => {
     const auth = client()
     await auth.login(ADA)
