@@ -16,7 +16,7 @@ const outArg = process.argv.indexOf('--out')
 const out = outArg > 0 ? process.argv[outArg + 1] : quick ? undefined : join(here, 'results.json')
 const scale = quick
   ? { requests: 200, rounds: 3, attachCalls: 10_000, hours: 0.25, cycles: 300, coalesce: [10, 100] }
-  : { requests: 2_000, rounds: 7, attachCalls: 200_000, hours: 24, cycles: 10_000, coalesce: [10, 100, 1_000] }
+  : { requests: 2_000, rounds: 15, attachCalls: 200_000, hours: 24, cycles: 10_000, coalesce: [10, 100, 1_000] }
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b)
