@@ -302,7 +302,8 @@ export class AuthClient<Claims = JwtPayload> {
     if (!state) {
       // Memory and sessionStorage are per tab: another tab may hold the session.
       await this.#sync?.askSiblings()
-      if (this.#options.refreshTokenInCookie && gen === this.#gen) await this.#resume()
+      // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
+      if (this.#options.refreshTokenInCookie && typeof window !== 'undefined' && gen === this.#gen) await this.#resume()
       return this.getSession()
     }
     this.#gen = state.gen

@@ -15,6 +15,17 @@ describe('in Node, with no window', () => {
     auth.destroy()
   })
 
+  it('with refreshTokenInCookie, a client created during SSR sends no request and starts no timer', async () => {
+    vi.useFakeTimers()
+    const { createAuthClient } = await import('../src/index.js')
+    const fetch = vi.fn(() => Promise.resolve(new Response('{}')))
+    const auth = createAuthClient({ baseUrl: 'https://api.example.com', refreshTokenInCookie: true, fetch })
+    expect(await auth.ready).toBeNull()
+    expect(fetch).not.toHaveBeenCalled()
+    expect(vi.getTimerCount()).toBe(0)
+    auth.destroy()
+  })
+
   it('the built ESM and CJS bundles load in Node', async () => {
     // Paths in variables: the type check runs before the build, when dist/ may not exist yet.
     const built = '../dist/index.js'
