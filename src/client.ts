@@ -2,7 +2,7 @@ import type { JwtPayload } from 'jwt-decode'
 import { createAuthFetch } from './authFetch.js'
 import { retryDelay } from './backoff.js'
 import { createCrossTabSync, type CrossTabSync } from './crossTab/crossTabSync.js'
-import { sessionOf, type TabMessage } from './crossTab/tabMessage.js'
+import type { TabMessage } from './crossTab/tabMessage.js'
 import { createEmitter, type Emitter, type Listener } from './emitter.js'
 import { AuthError, isAuthError } from './errors.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
@@ -10,7 +10,7 @@ import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
 import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
-import { createSessionState, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
+import { createSessionState, fromRecord, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /**
@@ -513,14 +513,8 @@ export class AuthClient<Claims = JwtPayload> {
       this.#emit('change', null)
       return
     }
-    const state = sessionOf<Claims>(change)
-    if (!state) {
-      // The storage-event channel carries no tokens: the session is in the shared storage.
-      void this.#store.load().then((stored) => {
-        if (stored && stored.gen === change.gen && this.#gen < change.gen) this.#adopt({ ...change, record: toRecord(stored) })
-      })
-      return
-    }
+    // Validated when it arrived (crossTab/tabMessage.ts).
+    const state = fromRecord<Claims>(change.record)!
     this.#gen = change.gen
     this.#origin = change.from
     this.#state = state

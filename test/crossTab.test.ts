@@ -215,6 +215,7 @@ describe('cross-tab: one session everywhere', () => {
       { type: 'logout', from: 'x', gen: -1 },
       { type: 'logout', from: 'x', gen: 1.5 },
       { type: 'session', from: 'x', gen: 1e9, cause: 'login', record: { v: 1, accessToken: 42 } },
+      { type: 'session', from: 'x', gen: 1e9, cause: 'login' },
       { type: 'session', from: 'x', gen: 1e9, cause: 'hack', record: { v: 1, accessToken: 'a', expiresAt: 2, receivedAt: 1 } },
       { type: 'failed', from: 'x', gen: 1, code: 'stolen' },
       { type: 'evil', from: 'x', gen: 1e9 },

@@ -1,4 +1,4 @@
-import { fromRecord, type SessionRecord, type SessionState } from '../session.js'
+import { fromRecord, type SessionRecord } from '../session.js'
 
 /**
  * What tabs tell each other. Every change carries the generation it produced, so a tab can tell
@@ -7,8 +7,8 @@ import { fromRecord, type SessionRecord, type SessionState } from '../session.js
 export type TabMessage =
   /** "Send me your session": a tab that just started, or a leader that just took over. */
   | { type: 'hello'; from: string }
-  /** The session this tab now holds, and why; without a record, read it from the shared storage. */
-  | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record?: SessionRecord }
+  /** The session this tab now holds, and why. */
+  | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record: SessionRecord }
   | { type: 'logout'; from: string; gen: number }
   | { type: 'expired'; from: string; gen: number }
   /** A follower needs the session of generation `gen` renewed; only the leader acts on it. */
@@ -38,14 +38,9 @@ export function parseTabMessage(data: unknown): TabMessage | undefined {
     Number.isSafeInteger(gen) &&
     (gen as number) >= 0 &&
     (type === 'session'
-      ? ['login', 'refresh', 'sync'].includes(message.cause as string) && (message.record === undefined || fromRecord(message.record))
+      ? ['login', 'refresh', 'sync'].includes(message.cause as string) && fromRecord(message.record) !== undefined
       : type === 'failed'
         ? isTransient(message.code)
         : ['logout', 'expired', 'refresh-request', 'ack'].includes(type as string))
   return valid ? (message as TabMessage) : undefined
-}
-
-/** The session a valid `session` message carries, if it carries one. */
-export function sessionOf<Claims>(message: Extract<TabMessage, { type: 'session' }>): SessionState<Claims> | undefined {
-  return message.record === undefined ? undefined : fromRecord<Claims>(message.record)
 }
