@@ -135,7 +135,7 @@ export class AuthClient<Claims = JwtPayload> {
               gen: () => this.#gen,
               origin: () => this.#origin,
               record: () => this.#state && toRecord(this.#state),
-              adopt: (change) => this.#adopt(change),
+              adopt: (change) => this.#destroyed || this.#adopt(change),
               refresh: () => this.refresh(),
             },
             {
@@ -290,8 +290,12 @@ export class AuthClient<Claims = JwtPayload> {
     this.#gen++
     this.#scheduler.cancel()
     this.#wakeSleeper?.()
-    this.#sync?.close()
     this.#events.clear()
+    // A refresh in flight has spent the refresh token: keep the channel and the leader lock until
+    // its result is told, or the tab that takes over would send the spent token again.
+    const sync = this.#sync
+    if (this.#flight) void this.#flight.catch(noop).finally(() => sync?.close())
+    else sync?.close()
   }
 
   async #restore(): Promise<Session<Claims> | null> {
@@ -387,12 +391,17 @@ export class AuthClient<Claims = JwtPayload> {
 
   /**
    * Tokens a refresh brought after the session moved on. The server has rotated already, so they
-   * are neither dropped nor left valid: after `destroy()` they are stored for the next client (the
-   * stored refresh token was just used up); after a logout or an expiry they are revoked.
+   * are neither dropped nor left valid: after `destroy()` they are stored for the next client and
+   * told to the other tabs (the refresh token they hold was just used up); after a logout or an
+   * expiry they are revoked.
    */
   #arrivedLate(from: SessionState<Claims>, late: SessionState<Claims>): Session<Claims> {
     if (this.#destroyed) {
-      if (this.#state === from) void this.#store.save({ ...late, gen: from.gen + 1 })
+      if (this.#state === from) {
+        const state = { ...late, gen: from.gen + 1 }
+        void this.#store.save(state)
+        this.#sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
+      }
     } else if (!this.#state) {
       void this.#protocol.revoke(late.session.accessToken, late.refreshToken)
     }

@@ -150,6 +150,33 @@ describe('cross-tab: one session everywhere', () => {
     }
   })
 
+  it('a leader destroyed while its refresh is in flight tells the others the result: no tab sends the spent token', async () => {
+    const [a, b] = await openTabs(2)
+    await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()).not.toBeNull())
+    let release: (() => void) | undefined
+    const sent: unknown[] = []
+    const late = await mock().issueAccessToken('ada')
+    server.use(
+      http.post(`${BASE_URL}/auth/refresh`, async ({ request }) => {
+        sent.push(await request.json())
+        if (sent.length === 1) await new Promise<void>((resolve) => (release = resolve))
+        return HttpResponse.json({ accessToken: sent.length === 1 ? late : await mock().issueAccessToken('ada'), refreshToken: `rt-${sent.length}`, expiresIn: 300 })
+      }),
+    )
+    const leading = a!.refresh().catch(() => 'destroyed')
+    await vi.waitFor(() => expect(release).toBeDefined())
+    const following = b!.refresh()
+    await new Promise((resolve) => setTimeout(resolve, 20)) // b has asked a, and a has answered
+    a!.destroy()
+    release!()
+    expect((await following).accessToken).toBe(late)
+    expect(await leading).toBe('destroyed')
+    await b!.refresh()
+    expect(sent).toHaveLength(2)
+    expect(sent[1]).toEqual({ refreshToken: 'rt-1' })
+  })
+
   it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
     // A frozen tab: it holds the leader lock and will never answer a message.
     locks.request(`${channelName()}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
