@@ -72,4 +72,19 @@ describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one 
     expect(status).toBe(401)
     expect(suite.server.stats).toMatchObject({ refresh: 0, api: 1, apiWithToken: 1 })
   })
+
+  it('through ky (tokenkeeper/ky): a JSON post that gets a 401 is refreshed and replayed once, and ky sees the 200', async () => {
+    // A string, so the test runner's transform leaves the page's own import() alone.
+    const echo = await page.evaluate(`Promise.all([import('ky'), import('/dist/ky.js')]).then(([{ default: ky }, { withAuth }]) =>
+      withAuth(ky.create({ prefix: location.origin }), window.auth).post('api/echo', { json: { note: 'kept' } }).json())`)
+    expect(echo).toEqual({ method: 'POST', contentType: 'application/json', body: '{"note":"kept"}' })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
+  })
+
+  it('through ky: a second 401 becomes ky\'s HTTPError, after one refresh and no ky retry', async () => {
+    const error = await page.evaluate(`Promise.all([import('ky'), import('/dist/ky.js')]).then(([{ default: ky }, { withAuth }]) =>
+      withAuth(ky.create({ prefix: location.origin }), window.auth).get('api/denied').then(() => 'resolved', (e) => e.name + ' ' + e.response.status))`)
+    expect(error).toBe('HTTPError 401')
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2 })
+  })
 })
