@@ -177,6 +177,20 @@ describe('cross-tab: one session everywhere', () => {
     expect(sent[1]).toEqual({ refreshToken: 'rt-1' })
   })
 
+  it('in a sandboxed frame, where Web Locks refuse with SecurityError, the tab asks once, acts alone, and never hangs', async () => {
+    const refused = () => Promise.reject(new DOMException('Access to the Locks API is denied in this context.', 'SecurityError'))
+    const sandboxed = { request: vi.fn(refused), query: vi.fn(refused) } as unknown as LockManager
+    const tab = openTab({ locks: sandboxed, refreshTokenInCookie: true, lockTimeoutMs: 5_000 })
+    await tab.ready // the cookie resume runs without its lock instead of rejecting
+    await tab.login(ADA)
+    const started = Date.now()
+    await tab.refresh()
+    expect(Date.now() - started).toBeLessThan(1_000) // no wait for a leader that cannot exist
+    expect(mock().counts.refresh).toBe(2) // the resume at start, and this one
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(vi.mocked(sandboxed.request).mock.calls.length).toBeLessThanOrEqual(3) // leader, resume: no retry loop
+  })
+
   it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
     // A frozen tab: it holds the leader lock and will never answer a message.
     locks.request(`${channelName()}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')

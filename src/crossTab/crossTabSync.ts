@@ -49,8 +49,8 @@ export interface CrossTabSync {
   clearToRefresh(gen: number): Promise<boolean>
   /** Asks the other tabs for their session and waits until one is adopted or the wait ends. */
   askSiblings(): Promise<void>
-  /** Runs `task` while no other tab runs its own (a Web Lock). */
-  exclusive<T>(task: () => Promise<T>): Promise<T>
+  /** Runs `task`, which must not reject, while no other tab runs its own (a Web Lock). */
+  exclusive(task: () => Promise<void>): Promise<unknown>
   close(): void
 }
 
@@ -197,7 +197,8 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
     },
     exclusive(task) {
-      return config.locks.request(`${name}:exclusive`, task) as Promise<Awaited<ReturnType<typeof task>>>
+      // A lock refused outright (a sandboxed frame) runs the task alone.
+      return config.locks.request(`${name}:exclusive`, task).catch(task)
     },
     close() {
       closed = true
