@@ -36,9 +36,9 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     expect(expired).toEqual([0, 0, 0, 0])
   }, 30_000)
 
-  it('20 rotations in a row with 4 tabs: zero reuse detections', async () => {
+  it.each(['memory', 'local'])('20 rotations in a row with 4 tabs, %s storage: zero reuse detections', async (storage) => {
     const tabs: Page[] = []
-    for (let i = 0; i < 4; i++) tabs.push(await openTab())
+    for (let i = 0; i < 4; i++) tabs.push(await openTab(`storage=${storage}`))
     await login(tabs[0]!)
     await expect.poll(() => Promise.all(tabs.map(session)), { timeout: 2_000 }).not.toContain(null)
     for (let round = 0; round < 20; round++) {
