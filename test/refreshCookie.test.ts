@@ -81,10 +81,10 @@ describe('refreshTokenInCookie', () => {
   })
 
   it.each([
-    ['refreshTokenInCookie alone', { refreshTokenInCookie: true }, 'include'],
-    ['refreshTokenInCookie and credentials: same-origin', { refreshTokenInCookie: true, credentials: 'same-origin' as const }, 'same-origin'],
-    ['neither', { refreshTokenInCookie: false }, 'same-origin'],
-  ])('with %s, login, refresh and logout go to the auth server with credentials %s', async (_, options, expected) => {
+    ['refreshTokenInCookie alone', 'include', { refreshTokenInCookie: true }],
+    ['refreshTokenInCookie and credentials: same-origin', 'same-origin', { refreshTokenInCookie: true, credentials: 'same-origin' as const }],
+    ['neither', 'same-origin', { refreshTokenInCookie: false }],
+  ])('with %s, login, refresh and logout go to the auth server with credentials %s', async (_, expected, options) => {
     const sent: (RequestCredentials | undefined)[] = []
     const auth = open({ crossTab: false, ...options, fetch: (input, init) => (sent.push(init?.credentials), fetch(input, init)) })
     await auth.ready
