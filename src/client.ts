@@ -5,6 +5,7 @@ import { createCrossTabSync, type CrossTabSync } from './crossTab/crossTabSync.j
 import type { TabMessage } from './crossTab/tabMessage.js'
 import { createEmitter, type Emitter, type Listener } from './emitter.js'
 import { AuthError, isAuthError } from './errors.js'
+import type { AuthEvents } from './events.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
 import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
@@ -12,45 +13,6 @@ import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, fromRecord, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
-
-/**
- * Why a session ended through `logout()`: here, or in another tab.
- *
- * @example
- * ```ts
- * auth.on('logout', ({ reason }) => reason === 'other-tab' && toast('You logged out in another tab'))
- * ```
- */
-export type LogoutReason = 'user' | 'other-tab'
-
-/**
- * The events of an {@link AuthClient} and their payloads. No payload holds a token except a `Session`.
- *
- * @example
- * ```ts
- * const log = <K extends keyof AuthEvents>(type: K) => auth.on(type, (payload) => console.debug(type, payload))
- * ```
- */
-export interface AuthEvents<Claims = JwtPayload> {
-  /** `login()` succeeded (or a login in another tab reached this one). */
-  login: Session<Claims>
-  /** A refresh succeeded, here or in another tab. */
-  refresh: Session<Claims>
-  /** The session was ended by `logout()`, here or in another tab. */
-  logout: {
-    /** `'user'` when `logout()` was called in this tab, `'other-tab'` when in another. */
-    reason: LogoutReason
-  }
-  /** The session can no longer be renewed; send the user to the login page. Emitted once. */
-  'session-expired': {
-    /** Why: the refresh was refused (`session_expired`), here or in another tab. */
-    error: AuthError
-  }
-  /** A failure the client survives and retries: network, 5xx, 429, storage. */
-  error: AuthError
-  /** The session changed, whatever the cause: the one event a UI binding needs. */
-  change: Session<Claims> | null
-}
 
 /**
  * What `logout()` resolves to.

@@ -1,0 +1,42 @@
+import type { JwtPayload } from 'jwt-decode'
+import type { AuthError } from './errors.js'
+import type { Session } from './session.js'
+
+/**
+ * Why a session ended through `logout()`: here, or in another tab.
+ *
+ * @example
+ * ```ts
+ * auth.on('logout', ({ reason }) => reason === 'other-tab' && toast('You logged out in another tab'))
+ * ```
+ */
+export type LogoutReason = 'user' | 'other-tab'
+
+/**
+ * The events of an {@link AuthClient} and their payloads. No payload holds a token except a `Session`.
+ *
+ * @example
+ * ```ts
+ * const log = <K extends keyof AuthEvents>(type: K) => auth.on(type, (payload) => console.debug(type, payload))
+ * ```
+ */
+export interface AuthEvents<Claims = JwtPayload> {
+  /** `login()` succeeded (or a login in another tab reached this one). */
+  login: Session<Claims>
+  /** A refresh succeeded, here or in another tab. */
+  refresh: Session<Claims>
+  /** The session was ended by `logout()`, here or in another tab. */
+  logout: {
+    /** `'user'` when `logout()` was called in this tab, `'other-tab'` when in another. */
+    reason: LogoutReason
+  }
+  /** The session can no longer be renewed; send the user to the login page. Emitted once. */
+  'session-expired': {
+    /** Why: the refresh was refused (`session_expired`), here or in another tab. */
+    error: AuthError
+  }
+  /** A failure the client survives and retries: network, 5xx, 429, storage. */
+  error: AuthError
+  /** The session changed, whatever the cause: the one event a UI binding needs. */
+  change: Session<Claims> | null
+}
