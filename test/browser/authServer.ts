@@ -61,14 +61,20 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
       return {}
     }
   }
+  // Open to any origin (no cookies involved), so a sandboxed frame, whose origin is opaque, can use it too.
+  const cors = { 'access-control-allow-origin': '*' }
   const json = (response: ServerResponse, status: number, body: unknown) => {
-    response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    response.writeHead(status, { ...cors, 'content-type': 'application/json', 'cache-control': 'no-store' })
     response.end(JSON.stringify(body))
   }
   const types: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.map': 'application/json' }
 
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
+    if (request.method === 'OPTIONS') {
+      response.writeHead(204, { ...cors, 'access-control-allow-headers': 'content-type, authorization, accept', 'access-control-allow-methods': 'POST, PUT' })
+      return void response.end()
+    }
     try {
       if (request.method === 'POST' && url.pathname === '/auth/login') {
         stats.login++
@@ -93,7 +99,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
         const { refreshToken } = await readJson(request)
         const family = typeof refreshToken === 'string' ? families.get(refreshToken) : undefined
         if (family) family.revoked = true
-        response.writeHead(204).end()
+        response.writeHead(204, cors).end()
         return
       }
       if (url.pathname === '/api/denied') {
@@ -118,7 +124,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
       const file = normalize(join(root, path))
       if (!file.startsWith(root)) return json(response, 404, { error: 'not_found' })
       const body = await readFile(file)
-      response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' })
+      response.writeHead(200, { ...cors, 'content-type': types[extname(file)] ?? 'application/octet-stream' })
       response.end(body)
     } catch {
       if (!response.headersSent) json(response, 500, { error: 'server_error' })

@@ -107,6 +107,33 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     expect(suite.server.stats.reuseDetected).toBe(0)
   }, 30_000)
 
+  it('in a sandboxed frame, where the browser refuses Web Locks, the client logs in and refreshes instead of hanging', async () => {
+    const page = await openTab() // secure (loopback), so the frame is a secure context that has navigator.locks
+    const result = await page.evaluate(async (origin) => {
+      const frame = document.createElement('iframe')
+      frame.sandbox.add('allow-scripts') // no allow-same-origin: an opaque origin
+      frame.srcdoc = `<script type="importmap">{ "imports": { "jwt-decode": "${origin}/node_modules/jwt-decode/build/esm/index.js" } }</script>
+        <script type="module">
+          import { createAuthClient } from '${origin}/dist/index.js'
+          try {
+            const auth = createAuthClient({ baseUrl: '${origin}' })
+            await auth.ready
+            const first = await auth.login({ username: 'ada', password: 'lovelace' })
+            const second = await auth.refresh()
+            const locks = await navigator.locks.request('probe', () => 'granted').catch((error) => error.name)
+            parent.postMessage({ origin: location.origin, locks, refreshed: second.accessToken !== first.accessToken }, '*')
+          } catch (error) {
+            parent.postMessage({ error: String(error) }, '*')
+          }
+        </script>`
+      const answer = new Promise((resolve) => addEventListener('message', (event) => resolve(event.data), { once: true }))
+      document.body.append(frame)
+      return answer
+    }, suite.server.url)
+    expect(result).toEqual({ origin: 'null', locks: 'SecurityError', refreshed: true })
+    expect(suite.server.stats.refresh).toBe(1)
+  }, 30_000)
+
   it('a tab closed while leading hands over at once', async () => {
     const leader = await openTab('lockTimeoutMs=5000')
     const follower = await openTab('lockTimeoutMs=5000')
