@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js'
 import { AuthError } from '../errors.js'
 import type { SessionRecord } from '../session.js'
-import { createLeadership, type Leadership } from './leadership.js'
+import { createLeadership } from './leadership.js'
 import { isTransient, parseTabMessage, type TabMessage } from './tabMessage.js'
 
 type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
@@ -125,7 +125,8 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     if (host.gen() > gen) {
       post(current())
     } else if (host.record() && host.gen() === gen) {
-      host.refresh().catch(({ code }: AuthError) => {
+      host.refresh().catch((error: AuthError | undefined) => {
+        const code = error?.code
         if (isTransient(code)) post({ type: 'failed', gen, code })
       })
     } else {
