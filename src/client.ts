@@ -191,8 +191,10 @@ export class AuthClient<Claims = JwtPayload> {
     }
     this.#sync?.publish({ type: 'logout', gen: this.#gen })
     await cleared
-    if (!state) return { revoked: false }
-    return { revoked: await this.#protocol.revoke(state.session.accessToken, state.refreshToken) }
+    // With the refresh token in an HttpOnly cookie, the server may hold a session this page has not
+    // loaded yet (a resume on its way): only the server can end that one.
+    if (!state && !this.#options.refreshTokenInCookie) return { revoked: false }
+    return { revoked: await this.#protocol.revoke(state?.session.accessToken, state?.refreshToken) }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { http, HttpResponse } from 'msw'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions } from '../src/index.js'
 import { BASE_URL, createFakeLocks, record, useMockAuthServer } from './helpers.js'
 
@@ -71,6 +71,28 @@ describe('refreshTokenInCookie', () => {
     expect(refreshes).toBe(1)
     expect(first?.accessToken).toBeDefined()
     expect(second?.accessToken).toBe(first?.accessToken)
+  })
+
+  it('logout before the session has resumed still ends it at the server, which holds the cookie: no session comes back', async () => {
+    let release: (() => void) | undefined
+    cookieRefresh(async () => {
+      await new Promise<void>((resolve) => (release = resolve))
+      return HttpResponse.json({ accessToken: await mock().issueAccessToken('ada'), expiresIn: 300 })
+    })
+    const logouts: { authorization: string | null }[] = []
+    server.use(
+      http.post(`${BASE_URL}/auth/logout`, ({ request }) => {
+        logouts.push({ authorization: request.headers.get('authorization') })
+        return new HttpResponse(null, { status: 204 })
+      }),
+    )
+    const auth = open({ crossTab: false })
+    await vi.waitFor(() => expect(release).toBeDefined()) // the resume is on its way
+    expect(await auth.logout()).toEqual({ revoked: true })
+    expect(logouts).toEqual([{ authorization: null }]) // the cookie alone identifies the session
+    release!()
+    expect(await auth.ready).toBeNull()
+    expect(auth.getSession()).toBeNull()
   })
 
   it('is off by default: no request at start', async () => {

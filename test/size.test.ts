@@ -25,7 +25,7 @@ export async function minGzipSize(entry: string): Promise<number> {
 
 const budgets = [
   // The target for the core is 6 KB; it is not met (see README, Size), and reaching it means
-  // dropping behaviour DESIGN.md asks for. This ceiling, just above today's 8,677 B, stops growth.
+  // dropping behaviour DESIGN.md asks for. This ceiling, just above today's 8,693 B, stops growth.
   ['tokenkeeper', 'dist/index.js', 8.5 * 1024],
   ['tokenkeeper/ky', 'dist/ky.js', 1024],
   ['tokenkeeper/react', 'dist/react.js', 512],

@@ -19,7 +19,7 @@ export interface Protocol {
   /** Rejects with `session_expired` when the refresh is refused for good, else a transient error. */
   refresh(refreshToken: string | undefined): Promise<TokenResponse>
   /** Resolves to whether the server confirmed the revocation; never rejects. */
-  revoke(accessToken: string, refreshToken: string | undefined): Promise<boolean>
+  revoke(accessToken: string | undefined, refreshToken: string | undefined): Promise<boolean>
 }
 
 const pick = (body: Record<string, unknown>, camel: string, snake: string): unknown => body[camel] ?? body[snake]

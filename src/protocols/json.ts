@@ -24,7 +24,7 @@ export function jsonProtocol(config: TransportConfig, endpoints: JsonEndpoints):
       return confirmed(
         postToAuthServer(config, 'logout', endpoints.logout, withRefreshToken(refreshToken), {
           ...json,
-          authorization: `Bearer ${accessToken}`,
+          ...(accessToken && { authorization: `Bearer ${accessToken}` }),
         }),
       )
     },

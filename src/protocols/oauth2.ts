@@ -26,7 +26,7 @@ export function oauth2Protocol(config: TransportConfig, endpoints: OAuth2Endpoin
     }
     return params
   }
-  const revoke = (token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> =>
+  const revoke = (token: string | undefined, hint: 'refresh_token' | 'access_token'): Promise<boolean> =>
     confirmed(postToAuthServer(config, 'logout', endpoints.revocation, body({ token, token_type_hint: hint }), form))
 
   return {
