@@ -1,21 +1,14 @@
 // @vitest-environment node
-import type { BrowserContext, Page } from 'playwright-core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
 import { hasChromium } from './chromium.js'
-import { openTestPage, useBrowserSuite } from './harness.js'
+import { openTestPage, useBrowserSuite, useContextPerTest } from './harness.js'
 
 describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
   const suite = useBrowserSuite()
-  let context: BrowserContext
+  const context = useContextPerTest(suite)
 
-  beforeEach(async () => {
-    context = await suite.browser.newContext()
-    suite.server.resetStats()
-    suite.server.setLifetime(60)
-  })
-  afterEach(() => context.close())
-
-  const openTab = async (query = ''): Promise<Page> => openTestPage(await context.newPage(), suite.server, query)
+  const openTab = async (query = ''): Promise<Page> => openTestPage(await context().newPage(), suite.server, query)
   const session = (page: Page) => page.evaluate(() => window.auth.getSession()?.accessToken ?? null)
   const login = (page: Page) => page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }).then((s) => s.accessToken))
 
@@ -88,7 +81,7 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     await expect.poll(() => session(follower), { timeout: 2_000 }).not.toBeNull()
     // Freeze the leader: its JavaScript stops at the next task (Chromium will not lifecycle-freeze a
     // visible page, so the debugger does it), while it keeps holding the Web Lock.
-    const cdp = await context.newCDPSession(leader)
+    const cdp = await context().newCDPSession(leader)
     await cdp.send('Debugger.enable')
     await cdp.send('Debugger.pause')
     const waited = await follower.evaluate(async () => {

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { startTestAuthServer, type TestAuthServer } from './authServer.js'
 import { launchChromium } from './chromium.js'
 
@@ -33,6 +33,21 @@ export function useBrowserSuite(): BrowserSuite {
     await suite.server?.close()
   })
   return suite
+}
+
+/**
+ * A fresh browser context (its own storage, cookies and locks) for each test of the calling suite,
+ * with the server's counters reset and its tokens back to a 60-second lifetime.
+ */
+export function useContextPerTest(suite: BrowserSuite): () => BrowserContext {
+  let context: BrowserContext
+  beforeEach(async () => {
+    context = await suite.browser.newContext()
+    suite.server.resetStats()
+    suite.server.setLifetime(60)
+  })
+  afterEach(() => context.close())
+  return () => context
 }
 
 /** Opens the test page (test/browser/page.html, options from `query`) and waits for `auth.ready`. */
