@@ -85,7 +85,7 @@ export class AuthClient<Claims = JwtPayload> {
   constructor(options: AuthClientOptions) {
     const o = (this.#options = resolveOptions(options))
     this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
-    this.#store = createSessionStore(o.storage, o.storageKey, (error) => this.#emit('error', error))
+    this.#store = createSessionStore(o, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
     // Cross-tab only in a browser (in Node a BroadcastChannel would keep the process alive), and
     // one with Web Locks and BroadcastChannel: every browser since 2022.

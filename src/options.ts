@@ -78,6 +78,11 @@ export interface AuthClientOptions {
   minTokenValidityMs?: number
   /** Abort a request to the auth server after this long. @default 10_000 */
   requestTimeoutMs?: number
+  /**
+   * Give up on a storage call (`getItem`, `setItem`, `removeItem`) after this long, as if nothing
+   * were stored, and go on in memory: IndexedDB-backed storages can hang for good. @default 5_000
+   */
+  storageTimeoutMs?: number
   /** Shortest wait before retrying a refresh that failed for a transient reason. @default 1_000 */
   retryMinDelayMs?: number
   /** Longest wait between retries of the exponential backoff (before `Retry-After`). @default 60_000 */
@@ -130,6 +135,8 @@ export const defaults = {
   minTokenValidityMs: 5_000,
   /** See {@link AuthClientOptions.requestTimeoutMs}. */
   requestTimeoutMs: 10_000,
+  /** See {@link AuthClientOptions.storageTimeoutMs}. */
+  storageTimeoutMs: 5_000,
   /** See {@link AuthClientOptions.retryMinDelayMs}. */
   retryMinDelayMs: 1_000,
   /** See {@link AuthClientOptions.retryMaxDelayMs}. */
@@ -164,6 +171,7 @@ export interface ResolvedOptions {
   refreshMarginMs: number
   minTokenValidityMs: number
   requestTimeoutMs: number
+  storageTimeoutMs: number
   retryMinDelayMs: number
   retryMaxDelayMs: number
   retryAttempts: number
@@ -210,6 +218,7 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   minTokenValidityMs: ms(0),
   retryMinDelayMs: ms(0),
   requestTimeoutMs: ms(1),
+  storageTimeoutMs: ms(1),
   retryMaxDelayMs: ms(1),
   lockTimeoutMs: ms(1),
   tabSyncTimeoutMs: ms(1),

@@ -1,3 +1,4 @@
+import type { Clock, TimerHandle } from '../clock.js'
 import { AuthError, isAuthError } from '../errors.js'
 import { fromRecord, toRecord, type SessionState } from '../session.js'
 import type { TokenStorage } from './TokenStorage.js'
@@ -10,15 +11,31 @@ export interface SessionStore<Claims> {
   clear(): Promise<void>
 }
 
+/** What the store needs from the client's resolved options. */
+export interface SessionStoreConfig {
+  storage: TokenStorage
+  storageKey: string
+  clock: Clock
+  storageTimeoutMs: number
+}
+
+type Operation = 'getItem' | 'setItem' | 'removeItem'
+
+interface Write {
+  operation: 'setItem' | 'removeItem'
+  run(): unknown
+}
+
 export function createSessionStore<Claims>(
-  storage: TokenStorage,
-  key: string,
+  { storage, storageKey: key, clock, storageTimeoutMs }: SessionStoreConfig,
   onError: (error: AuthError) => void,
 ): SessionStore<Claims> {
   // Writes run one after another, so a slow async save can never land after a later clear.
   let writes: Promise<void> = Promise.resolve()
+  /** The newest write asked for: what the storage must hold in the end. */
+  let latest: Write | undefined
 
-  const fail = (operation: string, cause: unknown): void => {
+  const fail = (operation: Operation, cause: unknown): void => {
     onError(
       isAuthError(cause) && cause.code === 'storage'
         ? cause
@@ -26,21 +43,53 @@ export function createSessionStore<Claims>(
     )
   }
 
-  const write = (operation: 'setItem' | 'removeItem', run: () => unknown): Promise<void> =>
+  /**
+   * A storage call's answer, or undefined after `storageTimeoutMs`: IndexedDB-backed storages can
+   * hang for good, and one hung call must hold neither `ready`, nor the later writes, nor `logout()`.
+   * `late` runs when a call that timed out settles after all.
+   */
+  const bounded = <T>(operation: Operation, answer: T, late?: () => void): Promise<Awaited<T> | undefined> => {
+    // A sync storage (localStorage, memory) has answered already: no timer to leave running.
+    if (typeof (answer as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(answer as Awaited<T>)
+    let timer: TimerHandle
+    let timedOut = false
+    return Promise.race([
+      Promise.resolve(answer).finally(() => {
+        clock.clearTimeout(timer)
+        if (timedOut) late?.()
+      }),
+      new Promise<undefined>((resolve) => {
+        timer = clock.setTimeout(() => {
+          timedOut = true
+          onError(new AuthError('storage', `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms`))
+          resolve(undefined)
+        }, storageTimeoutMs)
+      }),
+    ])
+  }
+
+  const apply = (write: Write): Promise<void> =>
     (writes = writes.then(async () => {
       try {
-        await run()
+        // A write that timed out may still land, after a newer one: a hung save landing after the
+        // logout's clear would bring the session back on reload. So the newest is applied once more.
+        await bounded(write.operation, write.run(), () => {
+          if (latest !== write) void apply(latest!)
+        })
       } catch (error) {
-        fail(operation, error)
+        fail(write.operation, error)
       }
     }))
+
+  const write = (operation: Write['operation'], run: () => unknown): Promise<void> => apply((latest = { operation, run }))
 
   return {
     async load() {
       let raw: unknown
       try {
         await writes
-        raw = await storage.getItem(key)
+        // No answer in time reads as nothing stored; a later answer is ignored, the client went on without it.
+        raw = await bounded('getItem', storage.getItem(key))
       } catch (error) {
         fail('getItem', error)
         return undefined
