@@ -1,8 +1,6 @@
 import type { JwtPayload } from 'jwt-decode'
 import { createAuthFetch } from './authFetch.js'
-import { retryDelay } from './backoff.js'
-import { createCrossTabSync, type CrossTabSync } from './crossTab/crossTabSync.js'
-import type { TabMessage } from './crossTab/tabMessage.js'
+import { createCrossTabSync, type Change, type CrossTabSync, type Outgoing } from './crossTab/crossTabSync.js'
 import { createEmitter, type Emitter, type Listener } from './emitter.js'
 import { AuthError, isAuthError } from './errors.js'
 import type { AuthEvents } from './events.js'
@@ -10,8 +8,10 @@ import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './
 import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
 import type { Credentials, Protocol } from './protocols/Protocol.js'
+import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
-import { createSessionState, fromRecord, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
+import { createSessionState, fromRecord, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
+import { isGen, replaces } from './sessionOrder.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /**
@@ -30,6 +30,17 @@ export interface LogoutResult {
 
 const noop = (): void => undefined
 const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-expired', 'error', 'change'] satisfies (keyof AuthEvents)[]
+
+/** How the session changes: made here (login, refresh), read back, taken from another tab, or ended. */
+type Transition =
+  | { kind: 'login' | 'refresh' }
+  /** Read back from storage; `quiet` while it is expired and not shown until renewed. */
+  | { kind: 'restore'; quiet: boolean }
+  | { kind: 'adopt'; cause: 'login' | 'refresh' | 'sync' }
+  | { kind: 'logout' | 'expire'; here: boolean; error?: AuthError }
+
+/** How many ended sessions a tab remembers, so late news of them changes nothing. */
+const ENDED_KEPT = 16
 
 /**
  * The one object an app creates: it logs in, keeps, refreshes and ends the session.
@@ -65,21 +76,22 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #store: SessionStore<Claims>
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
-  #state: SessionState<Claims> | undefined
-  /**
-   * The generation of this tab's state, bumped on every change and shared across tabs: an answer
-   * that started under an older generation is stale, and so is another tab's older message.
-   */
-  #gen = 0
-  /** The tab that produced the current generation. */
-  #origin = ''
-  readonly #tabId = Math.random().toString(36).slice(2) + Date.now().toString(36)
+  readonly #flight: RefreshFlight<SessionState<Claims>>
+  readonly #tabId = randomId()
   readonly #sync: CrossTabSync | undefined
-  /** Bumped by logout only: a login that was waiting when it happened must not resurrect a session. */
-  #logouts = 0
-  #flight: Promise<Session<Claims>> | undefined
-  #failures = 0
-  #wakeSleeper: (() => void) | undefined
+  #state: SessionState<Claims> | undefined
+  /** This tab's clock in the order of changes across tabs (sessionOrder.ts). */
+  #clock = 0
+  /** Counts changes of `#state`: work that waited can tell that the session moved on under it. */
+  #version = 0
+  /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
+  #intents = 0
+  /** Sessions that ended lately (logout or expiry), oldest first, with how they ended. */
+  readonly #ended = new Map<string, 'logout' | 'expired'>()
+  /** Which session each recent access token belongs to, so a 401 is replayed only within its session. */
+  readonly #sidOf = new Map<string, string>()
+  /** The storage write of the latest transition. */
+  #persisted: Promise<void> = Promise.resolve()
   #destroyed = false
 
   constructor(options: AuthClientOptions) {
@@ -87,6 +99,7 @@ export class AuthClient<Claims = JwtPayload> {
     this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
     this.#store = createSessionStore(o, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
+    this.#flight = createRefreshFlight(o)
     // Cross-tab only in a browser (in Node a BroadcastChannel would keep the process alive), and
     // one with Web Locks and BroadcastChannel: every browser since 2022.
     this.#sync =
@@ -94,10 +107,12 @@ export class AuthClient<Claims = JwtPayload> {
         ? createCrossTabSync(
             {
               tabId: this.#tabId,
-              gen: () => this.#gen,
-              origin: () => this.#origin,
-              record: () => this.#state && toRecord(this.#state),
-              adopt: (change) => this.#destroyed || this.#adopt(change),
+              clock: () => this.#clock,
+              see: (gen) => this.#see(gen),
+              version: () => this.#version,
+              held: () => this.#state && toRecord(this.#state),
+              answer: (sid) => this.#answer(sid),
+              adopt: (change) => this.#adopt(change),
               refresh: () => this.refresh(),
             },
             {
@@ -147,33 +162,45 @@ export class AuthClient<Claims = JwtPayload> {
   }
 
   /**
-   * Logs in: posts the credentials, stores the session, emits `login` and `change`.
-   * The credentials are never stored, logged or put in an event.
+   * Logs in: posts the credentials, stores the session, emits `login` and `change`. A session this
+   * one replaces (a second login) is revoked at the server. The credentials are never stored,
+   * logged or put in an event.
    *
    * @example
    * ```ts
    * const session = await auth.login({ username: 'ada', password: 'correct horse' })
    * ```
    * @throws {AuthError} `invalid_credentials` (400 or 401), `invalid_response`, `network`,
-   *   `timeout`, `server`, `invalid_argument`, `aborted` (logout was called meanwhile).
+   *   `timeout`, `server`, `invalid_argument`, `aborted` (a newer `login()` or `logout()` was
+   *   called meanwhile, or a listener logged out at once; the new session is revoked).
    */
   async login(credentials: Credentials): Promise<Session<Claims>> {
     if (this.#destroyed) throw this.#gone('login')
     if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
       throw new AuthError('invalid_argument', 'login: credentials must be an object')
     }
-    const logouts = this.#logouts
-    const state = this.#toState('login', await this.#protocol.login(credentials))
-    if (this.#destroyed || logouts !== this.#logouts) {
-      void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
-      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', 'login: logout() was called meanwhile; the new session was revoked')
+    const intent = ++this.#intents
+    const tokens = await this.#protocol.login(credentials)
+    let state: SessionState<Claims>
+    try {
+      state = this.#toState('login', tokens)
+    } catch (error) {
+      void this.#protocol.revoke(tokens.accessToken, tokens.refreshToken)
+      throw error
     }
-    return this.#apply(state, 'login')
+    if (this.#destroyed || intent !== this.#intents) {
+      void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
+      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', 'login: a newer login() or logout() was called meanwhile; this session was revoked')
+    }
+    const made = this.#transition(state, { kind: 'login' })
+    // A listener may have logged out already: never hand out a session that is over.
+    if (this.#state !== made) throw new AuthError('aborted', 'login: the session ended before login() returned')
+    return made.session
   }
 
   /**
-   * Ends the session: at once locally (memory, storage, timers, events), then at the server
-   * (best effort). Resolves even when the server is down, telling whether it confirmed.
+   * Ends the session: at once locally (memory, storage, timers, events, other tabs), then at the
+   * server (best effort). Resolves even when the server is down, telling whether it confirmed.
    *
    * @example
    * ```ts
@@ -181,16 +208,15 @@ export class AuthClient<Claims = JwtPayload> {
    * ```
    */
   async logout(): Promise<LogoutResult> {
+    this.#intents++
     const state = this.#state
-    this.#logouts++
-    this.#end(this.#gen + 1, this.#tabId)
-    const cleared = this.#store.clear()
     if (state) {
-      this.#emit('logout', { reason: 'user' })
-      this.#emit('change', null)
+      this.#transition(undefined, { kind: 'logout', here: true })
+    } else {
+      this.#version++ // a session on its way (a cookie resume) is over too
+      this.#persisted = this.#store.clear()
     }
-    this.#sync?.publish({ type: 'logout', gen: this.#gen })
-    await cleared
+    await this.#persisted
     // With the refresh token in an HttpOnly cookie, the server may hold a session this page has not
     // loaded yet (a resume on its way): only the server can end that one.
     if (!state && !this.#options.refreshTokenInCookie) return { revoked: false }
@@ -199,6 +225,8 @@ export class AuthClient<Claims = JwtPayload> {
 
   /**
    * Forces a refresh. Concurrent calls, `getAccessToken()` and `auth.fetch` share one request.
+   * It renews the session current at the call: if that one ends meanwhile, the call rejects with
+   * `no_session` rather than resolve with a later session.
    *
    * @example
    * ```ts
@@ -207,11 +235,9 @@ export class AuthClient<Claims = JwtPayload> {
    * @throws {AuthError} `session_expired` (emitted as `session-expired` too), `no_session`, or the
    *   transient `network`, `timeout`, `server`, `invalid_response` after the retries a caller waits for.
    */
-  refresh(): Promise<Session<Claims>> {
-    if (this.#destroyed || !this.#state) return Promise.reject(this.#gone('refresh'))
-    return (this.#flight ??= this.#runRefresh().finally(() => {
-      this.#flight = undefined
-    }))
+  async refresh(): Promise<Session<Claims>> {
+    if (this.#destroyed || !this.#state) throw this.#gone('refresh')
+    return (await this.#renew(this.#state.sid)).session
   }
 
   /**
@@ -232,7 +258,7 @@ export class AuthClient<Claims = JwtPayload> {
     if (!state) return null
     if (this.#usable(state)) return state.session.accessToken
     try {
-      return (await this.refresh()).accessToken
+      return (await this.#renew(state.sid)).session.accessToken
     } catch (error) {
       // Logged out (or destroyed) while waiting: that is "no token", not a failure.
       if (isAuthError(error) && (error.code === 'no_session' || error.code === 'destroyed')) return null
@@ -251,44 +277,46 @@ export class AuthClient<Claims = JwtPayload> {
    */
   destroy(): void {
     this.#destroyed = true
-    this.#gen++
+    this.#version++
     this.#scheduler.cancel()
-    this.#wakeSleeper?.()
+    this.#flight.wake()
     this.#events.clear()
     // A refresh in flight has spent the refresh token: keep the channel and the leader lock until
     // its result is told, or the tab that takes over would send the spent token again.
     const sync = this.#sync
-    if (this.#flight) void this.#flight.catch(noop).finally(() => sync?.close())
+    const flight = this.#flight.current()
+    if (flight) void flight.catch(noop).finally(() => sync?.close())
     else sync?.close()
   }
 
   async #restore(): Promise<Session<Claims> | null> {
-    const gen = this.#gen
-    const state = await this.#store.load()
+    const version = this.#version
+    let state = await this.#store.load()
+    if (state && !isGen(state.gen, this.#clock)) {
+      this.#emit('error', new AuthError('storage', 'storage: the stored session is out of range; it was removed'))
+      state = undefined
+      void this.#store.clear()
+    }
     // A login, logout or another tab's session that arrived meanwhile is newer than storage.
-    if (gen !== this.#gen || this.#destroyed) return this.getSession()
+    if (version !== this.#version || this.#destroyed) return this.getSession()
     if (!state) {
       // Memory and sessionStorage are per tab: another tab may hold the session.
       await this.#sync?.askSiblings()
       // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
-      if (this.#options.refreshTokenInCookie && typeof window !== 'undefined' && gen === this.#gen) await this.#resume()
+      if (this.#options.refreshTokenInCookie && typeof window !== 'undefined' && version === this.#version) await this.#resume()
       return this.getSession()
-    }
-    this.#gen = state.gen
-    this.#origin = ''
-    this.#state = state
-    if (this.#usable(state)) {
-      this.#scheduleRefresh(state)
-      this.#emit('change', state.session)
-      return state.session
     }
     // Expired while the app was closed: renew before showing it; transient failures keep it.
-    try {
-      return await this.refresh()
-    } catch {
-      if (this.#state === state) this.#emit('change', state.session)
-      return this.getSession()
-    }
+    const usable = this.#usable(state)
+    this.#transition(state, { kind: 'restore', quiet: !usable })
+    if (usable) return state.session
+    return this.#renew(state.sid).then(
+      (renewed) => renewed.session,
+      () => {
+        if (this.#state === state) this.#emit('change', state.session)
+        return this.getSession()
+      },
+    )
   }
 
   /**
@@ -298,12 +326,12 @@ export class AuthClient<Claims = JwtPayload> {
    */
   async #resume(): Promise<void> {
     const attempt = async (): Promise<void> => {
-      const gen = this.#gen
+      const version = this.#version
       await this.#sync?.askSiblings()
-      if (gen !== this.#gen || this.#destroyed) return
+      if (version !== this.#version || this.#destroyed) return
       try {
         const state = this.#toState('refresh', await this.#protocol.refresh(undefined))
-        if (gen === this.#gen) this.#apply(state, 'refresh')
+        if (version === this.#version && !this.#destroyed) this.#transition(state, { kind: 'refresh' })
       } catch (error) {
         // No cookie, or a dead one: simply logged out. Only a transient failure is worth telling.
         if (isAuthError(error) && error.code !== 'session_expired') this.#emit('error', error)
@@ -312,71 +340,73 @@ export class AuthClient<Claims = JwtPayload> {
     await (this.#sync ? this.#sync.exclusive(attempt) : attempt())
   }
 
-  async #runRefresh(): Promise<Session<Claims>> {
-    for (let attempt = 1; ; attempt++) {
-      const state = this.#state
-      if (!state) throw this.#gone('refresh')
-      const gen = this.#gen
-      let error: AuthError
-      try {
-        // Only one tab sends the refresh token; the others get the result from it.
-        if (this.#sync && !(await this.#sync.clearToRefresh(gen))) return this.#newerSession()
-        if (gen !== this.#gen) return this.#newerSession()
-        const tokens = await this.#protocol.refresh(state.refreshToken)
-        // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-        const next = { ...this.#toState('refresh', tokens), refreshToken: tokens.refreshToken ?? state.refreshToken }
-        return gen === this.#gen ? this.#apply(next, 'refresh') : this.#arrivedLate(state, next)
-      } catch (thrown) {
-        if (gen !== this.#gen) return this.#newerSession()
-        error = isAuthError(thrown) ? thrown : new AuthError('network', 'refresh failed', { cause: thrown })
-      }
-      if (error.code === 'session_expired') {
-        // Refused here, but another tab may hold a newer session (say, a leader we took over from).
+  /** Renews the session `sid` through the single flight; rejects once that session is over. */
+  #renew(sid: string): Promise<SessionState<Claims>> {
+    return this.#flight.run({
+      attempt: () => this.#refreshOnce(sid),
+      failed: (error) => this.#emit('error', error),
+      mustWait: () => this.#state?.sid === sid && !this.#usable(this.#state),
+      retryAt: (at) => this.#state?.sid === sid && this.#scheduler.schedule(at, 'retry'),
+    }).then((state) => {
+      if (state.sid !== sid) throw this.#gone('refresh')
+      return state
+    })
+  }
+
+  /** One refresh of session `sid`'s current state; whatever replaced that state meanwhile wins over the answer. */
+  async #refreshOnce(sid: string): Promise<SessionState<Claims>> {
+    const from = this.#state
+    if (!from || from.sid !== sid || this.#destroyed) throw this.#gone('refresh')
+    const stale = (): boolean => this.#state !== from
+    // Only one tab sends the refresh token; the others get the result from it.
+    if (this.#sync && !(await this.#sync.clearToRefresh(toRecord(from), stale))) return this.#successor(from)
+    if (stale()) return this.#successor(from)
+    let tokens: TokenResponse
+    try {
+      tokens = await this.#protocol.refresh(from.refreshToken)
+    } catch (error) {
+      if (stale()) return this.#successor(from)
+      if (isAuthError(error) && error.code === 'session_expired') {
+        // Refused here, but another tab may hold a newer state of it (a leader we took over from).
         await this.#sync?.askSiblings()
-        if (gen !== this.#gen) return this.#newerSession()
-        this.#expire(error)
-        throw error
+        if (stale()) return this.#successor(from)
+        this.#transition(undefined, { kind: 'expire', here: true, error })
       }
-      this.#failures++
-      this.#emit('error', error)
-      const delay = retryDelay(this.#failures, error.retryAfterMs, {
-        minDelayMs: this.#options.retryMinDelayMs,
-        maxDelayMs: this.#options.retryMaxDelayMs,
-      })
-      // Nobody needs to wait while the current token still works, or once the caller's share of retries is spent.
-      if (this.#usable(state) || attempt >= this.#options.retryAttempts) {
-        this.#scheduler.schedule(this.#options.clock.now() + delay, 'retry')
-        throw error
-      }
-      await this.#sleep(delay)
-      if (gen !== this.#gen) return this.#newerSession()
+      throw error
     }
+    // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
+    const next = {
+      ...this.#toState('refresh', tokens),
+      refreshToken: tokens.refreshToken ?? from.refreshToken,
+      sid: from.sid,
+      rotation: from.rotation + 1,
+    }
+    if (this.#destroyed || stale()) return this.#arrivedLate(from, next)
+    return this.#transition(next, { kind: 'refresh' })
   }
 
   /**
    * Tokens a refresh brought after the session moved on. The server has rotated already, so they
    * are neither dropped nor left valid: after `destroy()` they are stored for the next client and
-   * told to the other tabs (the refresh token they hold was just used up); after a logout or an
-   * expiry they are revoked.
+   * told to the other tabs (the refresh token they hold was just used up); after a logout, an
+   * expiry or another login they are revoked.
    */
-  #arrivedLate(from: SessionState<Claims>, late: SessionState<Claims>): Session<Claims> {
-    if (this.#destroyed) {
-      if (this.#state === from) {
-        const state = { ...late, gen: from.gen + 1 }
-        void this.#store.save(state)
-        this.#sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
-      }
-    } else if (!this.#state) {
+  #arrivedLate(from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
+    if (this.#destroyed && this.#state === from) {
+      const state = { ...late, gen: ++this.#clock, tab: this.#tabId }
+      void this.#store.save(state)
+      this.#sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
+    } else if (this.#state?.sid !== from.sid) {
       void this.#protocol.revoke(late.session.accessToken, late.refreshToken)
     }
-    return this.#newerSession()
+    return this.#successor(from)
   }
 
-  /** The session that replaced the one a stale refresh started from, or why there is none. */
-  #newerSession(): Session<Claims> {
-    const session = this.getSession()
-    if (this.#destroyed || !session) throw this.#gone('refresh')
-    return session
+  /** The state of the same session that replaced `from`, or why there is none. */
+  #successor(from: SessionState<Claims>): SessionState<Claims> {
+    const state = this.#state
+    if (this.#destroyed || state?.sid !== from.sid) throw this.#gone('refresh')
+    return state
   }
 
   /** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
@@ -391,33 +421,17 @@ export class AuthClient<Claims = JwtPayload> {
     return createSessionState<Claims>(operation, tokens, this.#options.clock.now())
   }
 
+  /** The token to replay a request with after a 401 on `rejected`: only one of the same session. */
   async #tokenAfterUnauthorized(rejected: string): Promise<string | null> {
-    const current = this.#state?.session.accessToken
-    if (current === undefined) return null
+    const state = this.#state
+    if (!state || this.#sidOf.get(rejected) !== state.sid) return null
     // Another request's 401 already brought a new token: replay with it, no second refresh.
-    if (current !== rejected) return current
+    if (state.session.accessToken !== rejected) return state.session.accessToken
     try {
-      return (await this.refresh()).accessToken
+      return (await this.#renew(state.sid)).session.accessToken
     } catch {
       return null
     }
-  }
-
-  /** Waits between the retries a caller sits through; cut short by logout, destroy or coming back online. */
-  #sleep(ms: number): Promise<void> {
-    const { clock } = this.#options
-    const win = globalThis as unknown as Partial<EventTarget>
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clock.clearTimeout(handle)
-        win.removeEventListener?.('online', wake)
-        this.#wakeSleeper = undefined
-        resolve()
-      }
-      const handle = clock.setTimeout(wake, ms)
-      win.addEventListener?.('online', wake)
-      this.#wakeSleeper = wake
-    })
   }
 
   /**
@@ -439,66 +453,96 @@ export class AuthClient<Claims = JwtPayload> {
     this.#scheduler.schedule(expiresAt - margin, 'refresh')
   }
 
-  #apply(fresh: SessionState<Claims>, event: 'login' | 'refresh'): Session<Claims> {
-    const state = { ...fresh, gen: this.#gen + 1 }
-    this.#gen = state.gen
-    this.#origin = this.#tabId
-    this.#state = state
-    this.#failures = 0
-    // Other tabs hear of it once it is stored, so one that reads storage finds it.
-    void this.#store.save(state).then(() =>
-      this.#sync?.publish({ type: 'session', gen: state.gen, cause: event, record: toRecord(state) }),
-    )
-    this.#scheduleRefresh(state)
-    this.#emit(event, state.session)
-    this.#emit('change', state.session)
-    return state.session
+  #see(gen: number): void {
+    if (gen > this.#clock) this.#clock = gen
   }
 
-  /** Ends the session locally and synchronously, as generation `gen`: anything in flight is stale from here on. */
-  #end(gen: number, origin: string): void {
-    this.#gen = gen
-    this.#origin = origin
-    this.#state = undefined
-    this.#failures = 0
-    this.#scheduler.cancel()
-    this.#wakeSleeper?.()
+  /** What this tab tells a tab that asks (about `sid`, when given): that it ended, or what it holds. */
+  #answer(sid?: string): Outgoing<Change> {
+    const gen = this.#clock
+    const ended = sid === undefined ? undefined : this.#ended.get(sid)
+    if (sid !== undefined && ended) return { type: ended, gen, sid }
+    if (this.#state) return { type: 'session', gen, cause: 'sync', record: toRecord(this.#state) }
+    const [last, how] = [...this.#ended].pop() ?? []
+    return last && how ? { type: how, gen, sid: last } : { type: 'logout', gen }
   }
 
-  #expire(error: AuthError): void {
-    if (!this.#state) return
-    this.#end(this.#gen + 1, this.#tabId)
-    void this.#store.clear()
-    this.#emit('session-expired', { error })
-    this.#emit('change', null)
-    this.#sync?.publish({ type: 'expired', gen: this.#gen })
-  }
-
-  /** Takes on a newer state from another tab, and emits what it means here. */
-  #adopt(change: Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>): void {
-    const had = this.#state !== undefined
-    if (change.type !== 'session') {
-      this.#end(change.gen, change.from)
-      void this.#store.clear()
-      if (!had) return
-      if (change.type === 'logout') this.#emit('logout', { reason: 'other-tab' })
-      else this.#emit('session-expired', { error: new AuthError('session_expired', 'refresh: refused in another tab') })
-      this.#emit('change', null)
+  /** A change from another tab: taken when the order says it replaces what this tab holds. */
+  #adopt(change: Change): void {
+    if (this.#destroyed) return
+    if (change.type === 'session') {
+      // Validated when it arrived (crossTab/tabMessage.ts).
+      const next = fromRecord<Claims>(change.record)!
+      if (replaces(next, this.#state, this.#ended)) this.#transition(next, { kind: 'adopt', cause: change.cause })
       return
     }
-    // Validated when it arrived (crossTab/tabMessage.ts).
-    const state = fromRecord<Claims>(change.record)!
-    this.#gen = change.gen
-    this.#origin = change.from
-    this.#state = state
-    this.#failures = 0
-    this.#wakeSleeper?.()
-    void this.#store.save(state)
-    this.#scheduleRefresh(state)
-    // A session answered to "hello" is, for a tab that had none, what a restore is: a change only.
-    const event = change.cause === 'sync' ? (had ? 'refresh' : undefined) : change.cause
-    if (event) this.#emit(event, state.session)
-    this.#emit('change', state.session)
+    if (!change.sid) return
+    if (this.#state?.sid === change.sid) {
+      this.#transition(undefined, { kind: change.type === 'logout' ? 'logout' : 'expire', here: false })
+    } else {
+      this.#remember(change.sid, change.type)
+    }
+  }
+
+  #remember(sid: string, how: 'logout' | 'expired'): void {
+    this.#ended.delete(sid)
+    this.#ended.set(sid, how)
+    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value!)
+  }
+
+  /**
+   * The one place the session changes. It sets the state, keeps storage, timers and the other tabs
+   * in step, revokes a session that another one superseded, then emits the events of the change,
+   * stopping if a listener made a newer one (which emits its own).
+   */
+  #transition(to: SessionState<Claims>, how: Transition): SessionState<Claims>
+  #transition(to: undefined, how: Transition): undefined
+  #transition(to: SessionState<Claims> | undefined, how: Transition): SessionState<Claims> | undefined {
+    const from = this.#state
+    const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
+    const next = to && made ? { ...to, gen: ++this.#clock, tab: this.#tabId } : to
+    if (next) this.#see(next.gen)
+    const version = ++this.#version
+    this.#state = next
+    if (next?.sid !== from?.sid) this.#flight.reset()
+    const events: [keyof AuthEvents<Claims>, unknown][] = []
+
+    if (!next) {
+      const how_ = how as Extract<Transition, { here: boolean }>
+      const type = how.kind === 'logout' ? 'logout' : 'expired'
+      this.#remember(from!.sid, type)
+      this.#scheduler.cancel()
+      this.#flight.wake()
+      this.#persisted = this.#store.clear()
+      if (how_.here) this.#sync?.publish({ type, gen: ++this.#clock, sid: from!.sid })
+      if (type === 'logout') events.push(['logout', { reason: how_.here ? 'user' : 'other-tab' }])
+      else events.push(['session-expired', { error: how_.error ?? new AuthError('session_expired', 'refresh: refused in another tab') }])
+    } else {
+      if (from && from.sid !== next.sid && (from.tab === this.#tabId || how.kind === 'login')) {
+        // Superseded by another session: the tab that made it (or the new login) revokes it.
+        void this.#protocol.revoke(from.session.accessToken, from.refreshToken)
+      }
+      this.#sidOf.set(next.session.accessToken, next.sid)
+      if (this.#sidOf.size > ENDED_KEPT) this.#sidOf.delete(this.#sidOf.keys().next().value!)
+      this.#scheduleRefresh(next)
+      if (how.kind !== 'restore') this.#persisted = this.#store.save(next)
+      // Other tabs hear of it once it is stored, so one that reads storage finds it.
+      if (made) {
+        void this.#persisted.then(() => {
+          if (this.#state === next) this.#sync?.publish({ type: 'session', gen: next.gen, cause: made, record: toRecord(next) })
+        })
+      }
+      const event =
+        made ??
+        (how.kind !== 'adopt' ? undefined : from?.sid === next.sid ? 'refresh' : how.cause === 'sync' && !from ? undefined : 'login')
+      if (event) events.push([event, next.session])
+    }
+    if (how.kind !== 'restore' || !how.quiet) events.push(['change', next?.session ?? null])
+    for (const [type, payload] of events) {
+      if (this.#version !== version) break
+      this.#emit(type, payload as never)
+    }
+    return next
   }
 
   #emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void {

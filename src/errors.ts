@@ -99,3 +99,10 @@ export function isAuthError(value: unknown): value is AuthError {
     (value instanceof Error && value.name === 'AuthError' && typeof (value as AuthError).code === 'string')
   )
 }
+
+/** The failures that may pass: worth a retry, and never a reason to end the session. */
+export type TransientCode = 'network' | 'timeout' | 'server' | 'invalid_response'
+
+/** Whether a failure with this code is transient. The one place that decides it. */
+export const isTransient = (code: unknown): code is TransientCode =>
+  code === 'network' || code === 'timeout' || code === 'server' || code === 'invalid_response'

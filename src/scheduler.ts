@@ -63,7 +63,10 @@ export function createScheduler(clock: Clock, onDue: () => void): Scheduler {
       deadline = at
       kind = nextKind
       listen('addEventListener')
-      check()
+      // Always through a timer, even when due now: the caller (a refresh that just ended) may still
+      // be in flight, and a call back from here would join it instead of starting the next one.
+      clock.clearTimeout(timer)
+      timer = clock.setTimeout(check, Math.min(Math.max(at - clock.now(), 0), MAX_TIMER_DELAY_MS))
     },
     cancel,
   }

@@ -33,19 +33,37 @@ export interface SessionState<Claims> {
   readonly refreshToken: string | undefined
   /** When the tokens arrived, local clock: with `expiresAt` it gives the token's lifetime. */
   readonly receivedAt: number
-  /** The cross-tab generation that produced this session (see crossTab/crossTabSync.ts). */
+  /** The session's identity: made by a login, kept by every refresh, named by the logout that ends it. */
+  readonly sid: string
+  /** How many refreshes this session has had since its login. */
+  readonly rotation: number
+  /** Where this state stands in the order of changes across tabs (see sessionOrder.ts). */
   readonly gen: number
+  /** The tab that made this state: it breaks ties between equal generations. */
+  readonly tab: string
 }
 
-/** The shape written to storage. Version it so a future format can tell old records apart. */
+/** The shape written to storage and sent to other tabs. Version it so a future format can tell old records apart. */
 export interface SessionRecord {
   v: 1
   accessToken: string
   refreshToken?: string
   expiresAt: number
   receivedAt: number
+  sid?: string
+  rotation?: number
   gen?: number
+  tab?: string
 }
+
+/** A random id for a session or a tab: unique, not secret (`crypto.randomUUID` needs a secure context). */
+export const randomId = (): string => Math.random().toString(36).slice(2) + Date.now().toString(36)
+
+/**
+ * The longest lifetime taken from a server: ten years. Beyond it the number is nonsense (`expires_in:
+ * 1e308` would give an expiry of Infinity, which storage and timers cannot hold), not a long session.
+ */
+const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
 
 function decodeClaims(accessToken: string): Record<string, unknown> | undefined {
   try {
@@ -90,12 +108,16 @@ function lifetimeMs(
 export function createSessionState<Claims>(operation: string, tokens: TokenResponse, now: number): SessionState<Claims> {
   const claims = decodeClaims(tokens.accessToken) ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
-  if (lifetime === undefined || lifetime <= 0) throw new AuthError('invalid_response', `${operation}: the token has no expiry, or has expired`)
+  if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', `${operation}: the token has no expiry, or has expired`)
+  if (!(lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', `${operation}: the token's lifetime is out of range`)
   return {
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,
     receivedAt: now,
+    sid: randomId(),
+    rotation: 0,
     gen: 0,
+    tab: '',
   }
 }
 
@@ -105,13 +127,18 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     accessToken: state.session.accessToken,
     expiresAt: state.session.expiresAt,
     receivedAt: state.receivedAt,
+    sid: state.sid,
+    rotation: state.rotation,
     gen: state.gen,
+    tab: state.tab,
   }
   if (state.refreshToken !== undefined) record.refreshToken = state.refreshToken
   return record
 }
 
 const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
+const count = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+const optional = <T>(value: unknown, test: (value: unknown) => value is T): boolean => value === undefined || test(value)
 
 /**
  * Reads a session back from untrusted data (storage, another tab). Anything malformed gives
@@ -129,7 +156,11 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     expiresAt === undefined ||
     receivedAt === undefined ||
     receivedAt >= expiresAt ||
-    !(record.gen === undefined || (Number.isSafeInteger(record.gen) && (record.gen as number) >= 0))
+    expiresAt - receivedAt > MAX_LIFETIME_MS ||
+    !optional(record.sid, nonEmptyString) ||
+    !optional(record.rotation, count) ||
+    !optional(record.gen, count) ||
+    !optional(record.tab, (value): value is string => typeof value === 'string')
   ) {
     return undefined
   }
@@ -141,6 +172,10 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     },
     refreshToken: record.refreshToken,
     receivedAt,
+    // A record from before session ids is a session of its own.
+    sid: (record.sid as string | undefined) ?? randomId(),
+    rotation: (record.rotation as number | undefined) ?? 0,
     gen: (record.gen as number | undefined) ?? 0,
+    tab: (record.tab as string | undefined) ?? '',
   }
 }

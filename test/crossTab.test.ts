@@ -206,22 +206,26 @@ describe('cross-tab: one session everywhere', () => {
     await vi.waitFor(() => expect(opened[0]!.getSession()).toEqual(opened[1]!.getSession()))
   })
 
-  it('a refresh answered invalid_grant adopts the newer session another tab holds, instead of logging out', async () => {
+  it('a refresh answered invalid_grant adopts the newer rotation of the same session another tab holds, instead of logging out', async () => {
     const [a] = await openTabs(1)
     await a!.login(ADA)
     const newer = await mock().issueAccessToken('ada')
     // Another tab that rotated already; this one never heard of it until it asks.
     const other = new BroadcastChannel(channelName())
+    let held: { sid: string; rotation: number; gen: number } | undefined
     other.onmessage = (event) => {
-      if (event.data.type !== 'hello') return
+      if (event.data.type === 'session') held ??= event.data.record
+      if (event.data.type !== 'hello' || !held) return
       other.postMessage({
         type: 'session',
         from: 'zz-other-tab',
-        gen: 99,
+        gen: held.gen + 5,
         cause: 'sync',
-        record: { v: 1, accessToken: newer, refreshToken: 'rt-newer', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), gen: 99 },
+        record: { v: 1, accessToken: newer, refreshToken: 'rt-newer', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), sid: held.sid, rotation: held.rotation + 1, gen: held.gen + 5, tab: 'zz-other-tab' },
       })
     }
+    other.postMessage({ type: 'hello', from: 'zz-other-tab', gen: 0 })
+    await vi.waitFor(() => expect(held).toBeDefined())
     const expired = record((listener) => a!.on('session-expired', listener))
     mock().failNextRefreshes(1, { kind: 'invalid_grant' })
     const session = await a!.refresh()

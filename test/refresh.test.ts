@@ -182,7 +182,10 @@ describe('single flight', () => {
     expect(auth.getSession()).not.toBeNull()
   })
 
-  it('a late answer older than a newer session changes nothing', async () => {
+  it.each([
+    ['a new login', false],
+    ['a logout and a new login', true],
+  ])('a refresh in flight across %s rejects with no_session instead of resolving with the new session, and its late tokens are revoked', async (_, logoutFirst) => {
     const auth = client()
     await auth.login(ADA)
     let release: (() => void) | undefined
@@ -192,12 +195,19 @@ describe('single flight', () => {
         return HttpResponse.json({ accessToken: 'stale-token', refreshToken: 'stale-rt', expiresIn: 300 })
       }, { once: true }),
     )
+    const revoked: unknown[] = []
+    server.events.on('request:start', async ({ request }) => {
+      if (request.url.endsWith('/auth/logout')) revoked.push(((await request.clone().json()) as { refreshToken?: string }).refreshToken)
+    })
     const stale = auth.refresh()
     await vi.waitFor(() => expect(release).toBeDefined())
+    if (logoutFirst) await auth.logout()
     const fresh = await auth.login(ADA)
     release!()
-    await expect(stale).resolves.toBe(fresh)
+    await expect(stale).rejects.toMatchObject({ code: 'no_session' })
     expect(auth.getSession()).toBe(fresh)
+    await vi.waitFor(() => expect(revoked).toContain('stale-rt'))
+    server.events.removeAllListeners()
   })
 })
 

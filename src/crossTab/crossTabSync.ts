@@ -1,22 +1,26 @@
 import type { Clock } from '../clock.js'
-import { AuthError } from '../errors.js'
+import { AuthError, isTransient } from '../errors.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership } from './leadership.js'
-import { isTransient, parseTabMessage, type TabMessage } from './tabMessage.js'
+import { parseTabMessage, type TabMessage } from './tabMessage.js'
 
-type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
+export type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
 /** A message as this tab writes it: the channel adds `from`. */
-type Outgoing<M = TabMessage> = M extends TabMessage ? Omit<M, 'from'> : never
+export type Outgoing<M = TabMessage> = M extends TabMessage ? Omit<M, 'from'> : never
 
 /** What the sync needs from the client it serves. */
 export interface SyncHost {
   readonly tabId: string
-  /** The generation of this tab's state, and the tab that produced it. */
-  gen(): number
-  origin(): string
-  /** The current session as a record, or undefined when logged out. */
-  record(): SessionRecord | undefined
-  /** Applies a newer state from another tab. */
+  /** This tab's clock (sessionOrder.ts), which every message moves past the sender's. */
+  clock(): number
+  see(gen: number): void
+  /** Counts this tab's changes of state, so a wait can tell that one happened. */
+  version(): number
+  /** The session this tab holds, as a record, or undefined. */
+  held(): SessionRecord | undefined
+  /** What this tab tells a tab that asks, about `sid` when given: that it ended, or what this tab holds. */
+  answer(sid?: string): Outgoing<Change>
+  /** A change from another tab; the host decides whether it applies (sessionOrder.ts). */
   adopt(change: Change): void
   /** Refreshes here, sharing the flight in progress. Used by the leader to serve followers. */
   refresh(): Promise<unknown>
@@ -42,24 +46,16 @@ export interface CrossTabSync {
   /** Tells the other tabs about a change made here. */
   publish(change: Outgoing<Change>): void
   /**
-   * Called before a refresh goes to the network, for the session of generation `gen`.
-   * Resolves true when this tab should send it (it leads, or took over from a silent leader),
-   * false when a newer state arrived meanwhile. Rejects with the leader's transient failure.
+   * Called before a refresh of `record`, this tab's session, goes to the network. Resolves true
+   * when this tab should send it (it leads, or took over from a silent leader), false once `stale()`
+   * says this tab's state changed meanwhile. Rejects with the leader's transient failure.
    */
-  clearToRefresh(gen: number): Promise<boolean>
-  /** Asks the other tabs for their session and waits until one is adopted or the wait ends. */
+  clearToRefresh(record: SessionRecord, stale: () => boolean): Promise<boolean>
+  /** Asks the other tabs for their state and waits until one is adopted or the wait ends. */
   askSiblings(): Promise<void>
   /** Runs `task`, which must not reject, while no other tab runs its own (a Web Lock). */
   exclusive(task: () => Promise<void>): Promise<unknown>
   close(): void
-}
-
-/** Logout and expiry beat a session of the same generation; between two sessions the larger tab id wins. */
-function isNewer(change: Change, host: SyncHost): boolean {
-  if (change.gen !== host.gen()) return change.gen > host.gen()
-  const loggedIn = host.record() !== undefined
-  if (change.type !== 'session') return loggedIn
-  return loggedIn && change.from > host.origin()
 }
 
 /**
@@ -79,18 +75,20 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   let tookOverAt = 0
 
   const onMessage = (message: TabMessage): void => {
+    host.see(message.gen)
     switch (message.type) {
       case 'hello':
-        if (host.record()) post(current())
+        // Every tab answers, logged in or out: the asker moves its clock past each answer.
+        post(host.answer())
         break
       case 'refresh-request':
-        if (leadership.isLeader()) serve(message.gen)
+        if (leadership.isLeader()) serve(message.record)
         break
       case 'ack':
       case 'failed':
         break
       default:
-        if (isNewer(message, host)) host.adopt(message)
+        host.adopt(message)
     }
     notify(message)
   }
@@ -98,7 +96,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   const { name } = config
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event) => {
-    const message = parseTabMessage(event.data)
+    const message = parseTabMessage(event.data, host.clock())
     if (message) onMessage(message)
   }
   let closed = false
@@ -106,32 +104,30 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
     if (!closed) channel.postMessage({ ...message, from: host.tabId })
   }
-  /** This tab's state, as an answer to a tab that asked. */
-  const current = (): Outgoing => {
-    const record = host.record()
-    return record ? { type: 'session', gen: host.gen(), cause: 'sync', record } : { type: 'logout', gen: host.gen() }
-  }
   const leadership = createLeadership(config.locks, `${name}:leader`)
   leadership.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
-    post({ type: 'hello' })
+    post({ type: 'hello', gen: host.clock() })
     notify() // a follower waiting on the old leader now does the work itself
   })
 
-  /** The leader answers a follower: what it has if newer, else a refresh of the same session. */
-  function serve(gen: number): void {
-    post({ type: 'ack', gen })
-    if (host.gen() > gen) {
-      post(current())
-    } else if (host.record() && host.gen() === gen) {
+  /**
+   * The leader serves a follower's request: it takes the follower's session if that is news, then
+   * renews it if it holds exactly that state, or answers with what it holds instead.
+   */
+  function serve(record: SessionRecord): void {
+    const { sid, rotation } = record as Required<SessionRecord>
+    host.adopt({ type: 'session', gen: host.clock(), from: host.tabId, cause: 'sync', record })
+    const held = host.held()
+    post({ type: 'ack', gen: host.clock(), sid, rotation })
+    if (held?.sid === sid && held.rotation === rotation) {
       host.refresh().catch((error: AuthError | undefined) => {
         const code = error?.code
-        if (isTransient(code)) post({ type: 'failed', gen, code })
+        if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code })
       })
     } else {
-      // The follower knows a session we do not: have it sent, and our schedule refreshes it.
-      post({ type: 'hello' })
+      post(host.answer(sid))
     }
   }
 
@@ -152,28 +148,27 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     })
   }
 
-  async function clearToRefresh(gen: number): Promise<boolean> {
+  async function clearToRefresh(record: SessionRecord, stale: () => boolean): Promise<boolean> {
     if (await leadership.confirm()) {
-      if (host.gen() !== gen) return false
+      if (stale()) return false
       const settling = tookOverAt + config.tabSyncTimeoutMs - config.clock.now()
-      return settling > 0 ? ((await waitFor(settling, () => (host.gen() !== gen ? false : undefined))) ?? true) : true
+      return settling > 0 ? ((await waitFor(settling, () => (stale() ? false : undefined))) ?? true) : true
     }
-    if (host.gen() !== gen) return false
-    post({ type: 'refresh-request', gen })
+    if (stale()) return false
+    const { sid, rotation } = record as Required<SessionRecord>
+    post({ type: 'refresh-request', gen: host.clock(), record })
     let patience = config.lockTimeoutMs
     for (;;) {
       const outcome = await waitFor<boolean | 'ack' | AuthError>(patience, (message) => {
-        if (host.gen() !== gen) return false
+        if (stale()) return false
         if (leadership.isLeader()) return true
-        if (message?.type === 'ack' && message.gen === gen) return 'ack'
-        if (message?.type === 'failed' && message.gen === gen) {
-          return new AuthError(message.code, 'refresh: failed in the leader tab')
-        }
-        return undefined
+        if (message?.type !== 'ack' && message?.type !== 'failed') return undefined
+        if (message.sid !== sid || message.rotation !== rotation) return undefined
+        return message.type === 'ack' ? 'ack' : new AuthError(message.code, 'refresh: failed in the leader tab')
       })
       if (outcome instanceof AuthError) throw outcome
       // Leading now (the old leader left): catch up first, as any new leader does.
-      if (outcome === true) return clearToRefresh(gen)
+      if (outcome === true) return clearToRefresh(record, stale)
       if (outcome === false) return false
       if (outcome === 'ack') {
         // The leader is alive and working: give its request the time it may take.
@@ -193,9 +188,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     },
     clearToRefresh,
     async askSiblings() {
-      const gen = host.gen()
-      post({ type: 'hello' })
-      await waitFor(config.tabSyncTimeoutMs, () => (host.gen() !== gen ? true : undefined))
+      const version = host.version()
+      post({ type: 'hello', gen: host.clock() })
+      await waitFor(config.tabSyncTimeoutMs, () => (host.version() !== version ? true : undefined))
     },
     exclusive(task) {
       // A lock refused outright (a sandboxed frame) runs the task alone.

@@ -1,46 +1,52 @@
+import { isTransient, type TransientCode } from '../errors.js'
 import { fromRecord, type SessionRecord } from '../session.js'
+import { isGen } from '../sessionOrder.js'
 
 /**
- * What tabs tell each other. Every change carries the generation it produced, so a tab can tell
- * a newer state from a late, older one; `from` is the sending tab.
+ * What tabs tell each other. `from` is the sending tab and `gen` its clock when it sent the message,
+ * which every receiver moves past (sessionOrder.ts); a session's own place in the order travels in
+ * its record.
  */
 export type TabMessage =
-  /** "Send me your session": a tab that just started, or a leader that just took over. */
-  | { type: 'hello'; from: string }
+  /** "Send me your state": a tab that just started, or a leader that just took over. Every tab answers. */
+  | { type: 'hello'; from: string; gen: number }
   /** The session this tab now holds, and why. */
   | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record: SessionRecord }
-  | { type: 'logout'; from: string; gen: number }
-  | { type: 'expired'; from: string; gen: number }
-  /** A follower needs the session of generation `gen` renewed; only the leader acts on it. */
-  | { type: 'refresh-request'; from: string; gen: number }
-  /** The leader got a refresh request and is working on it: the follower can keep waiting. */
-  | { type: 'ack'; from: string; gen: number }
-  /** The leader's refresh failed for a transient reason; followers treat it as their own failure. */
-  | { type: 'failed'; from: string; gen: number; code: TransientCode }
+  /** The session `sid` was logged out; without `sid`, an answer from a tab that never ended one. */
+  | { type: 'logout'; from: string; gen: number; sid?: string }
+  /** The session `sid` could not be renewed. */
+  | { type: 'expired'; from: string; gen: number; sid: string }
+  /** A follower needs the session in `record` renewed; only the leader acts on it. */
+  | { type: 'refresh-request'; from: string; gen: number; record: SessionRecord }
+  /** The leader got the request to renew `sid` at `rotation` and is working on it. */
+  | { type: 'ack'; from: string; gen: number; sid: string; rotation: number }
+  /** The leader's renewal of `sid` at `rotation` failed for a transient reason. */
+  | { type: 'failed'; from: string; gen: number; sid: string; rotation: number; code: TransientCode }
 
-type TransientCode = 'network' | 'timeout' | 'server' | 'invalid_response'
-
-/** The failures a leader passes on to its followers: the ones worth retrying. */
-export const isTransient = (code: unknown): code is TransientCode =>
-  ['network', 'timeout', 'server', 'invalid_response'].includes(code as string)
+const isRecord = (value: unknown, clock: number): boolean => {
+  const state = fromRecord(value)
+  return state !== undefined && isGen(state.gen, clock) && (value as SessionRecord).sid !== undefined
+}
+const isSid = (value: unknown): boolean => typeof value === 'string' && value !== ''
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
- * `undefined` and ignored.
+ * `undefined` and ignored. A generation too far ahead of `clock`, this tab's, is malformed too.
  */
-export function parseTabMessage(data: unknown): TabMessage | undefined {
+export function parseTabMessage(data: unknown, clock: number): TabMessage | undefined {
   if (typeof data !== 'object' || data === null) return undefined
   const message = data as Record<string, unknown>
   const { type, from, gen } = message
-  if (typeof from !== 'string' || from === '') return undefined
-  if (type === 'hello') return { type, from }
+  if (typeof from !== 'string' || from === '' || !isGen(gen, clock)) return undefined
   const valid =
-    Number.isSafeInteger(gen) &&
-    (gen as number) >= 0 &&
-    (type === 'session'
-      ? ['login', 'refresh', 'sync'].includes(message.cause as string) && fromRecord(message.record) !== undefined
-      : type === 'failed'
-        ? isTransient(message.code)
-        : ['logout', 'expired', 'refresh-request', 'ack'].includes(type as string))
+    type === 'hello' ||
+    (type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string) && isRecord(message.record, clock)) ||
+    (type === 'refresh-request' && isRecord(message.record, clock)) ||
+    (type === 'logout' && (message.sid === undefined || isSid(message.sid))) ||
+    (type === 'expired' && isSid(message.sid)) ||
+    ((type === 'ack' || (type === 'failed' && isTransient(message.code))) &&
+      isSid(message.sid) &&
+      Number.isSafeInteger(message.rotation) &&
+      (message.rotation as number) >= 0)
   return valid ? (message as TabMessage) : undefined
 }
