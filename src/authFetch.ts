@@ -11,6 +11,19 @@ export interface AuthFetchOptions {
 /** Characters the URL parser drops, or reads as a slash: a string with one takes the full parse. */
 const REWRITTEN = /[\t\n\r\\]/
 
+/** A `Request` by its shape: one from another realm (an iframe's) fails `instanceof Request`. */
+function isRequestLike(input: unknown): input is Request {
+  const request = input as Request | null
+  return (
+    typeof request === 'object' &&
+    request !== null &&
+    typeof request.url === 'string' &&
+    typeof request.method === 'string' &&
+    typeof request.headers?.get === 'function' &&
+    typeof request.clone === 'function'
+  )
+}
+
 /**
  * A drop-in `fetch` that attaches `Authorization: Bearer` to requests whose parsed origin is on the
  * allow-list, and on a 401 waits for one shared refresh and replays the request once. Everything
@@ -33,7 +46,7 @@ export function createAuthFetch(
   }
 
   return async function authFetch(input, init) {
-    const isRequest = typeof Request !== 'undefined' && input instanceof Request
+    const isRequest = isRequestLike(input)
     let target: RequestInfo | URL = input
     if (!(typeof input === 'string' && !REWRITTEN.test(input) && onAllowedOrigin(input))) {
       let url: URL

@@ -1,3 +1,4 @@
+import { Window } from 'happy-dom'
 import { http, HttpResponse } from 'msw'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createAuthClient, type AuthClientOptions } from '../src/index.js'
@@ -137,6 +138,37 @@ describe('auth.fetch: where the token goes', () => {
     )
     await auth.fetch(new Request(`${BASE_URL}/api/items/1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"n":1}' }))
     expect(got).toEqual({ method: 'PUT', type: 'application/json', body: { n: 1 }, authorization: `Bearer ${session.accessToken}` })
+  })
+
+  it("takes a Request from another realm (an iframe's), which fails instanceof Request, by its shape: it goes out as it is with the token, and is replayed after a 401", async () => {
+    const frame = new Window({ url: 'https://app.example.com/' })
+    // Its own headers are not asserted: a browser's Headers reads a Headers from any realm by
+    // iterating it, happy-dom's only reads its own.
+    const foreign = new frame.Request(`${BASE_URL}/api/items/1`, { method: 'PUT', body: '{"n":1}' }) as unknown as Request
+    expect(foreign instanceof Request).toBe(false)
+    const sent: unknown[] = []
+    let rejected = ''
+    const { auth, session } = await loggedIn({
+      // The auth server's endpoints reach the mock server; the app's request is answered here, as a
+      // browser's fetch, which takes a Request from any realm, would send it.
+      fetch: async (input, init) => {
+        if (typeof input === 'string' && input.startsWith(`${BASE_URL}/auth/`)) return fetch(input, init)
+        const request = input as Request
+        const headers = new Headers(init?.headers)
+        sent.push({ url: request.url ?? String(input), method: request.method, authorization: headers.get('authorization'), body: await request.text?.() })
+        return new Response(null, { status: headers.get('authorization') === `Bearer ${rejected}` ? 401 : 204 })
+      },
+    })
+    rejected = session.accessToken
+    const response = await auth.fetch(foreign)
+    const fresh = auth.getSession()!.accessToken
+    expect(response.status).toBe(204)
+    expect(sent).toEqual([
+      { url: `${BASE_URL}/api/items/1`, method: 'PUT', authorization: `Bearer ${session.accessToken}`, body: '{"n":1}' },
+      { url: `${BASE_URL}/api/items/1`, method: 'PUT', authorization: `Bearer ${fresh}`, body: '{"n":1}' },
+    ])
+    expect(fresh).not.toBe(session.accessToken)
+    await frame.happyDOM.close()
   })
 
   it('a request made after logout carries no token', async () => {
