@@ -26,8 +26,8 @@ function isRequestLike(input: unknown): input is Request {
 
 /**
  * A drop-in `fetch` that attaches `Authorization: Bearer` to requests whose parsed origin is on the
- * allow-list, and on a 401 waits for one shared refresh and replays the request once. Everything
- * else goes out untouched. The fast path decodes no JWT and builds no `Request` or `Headers`: the
+ * allow-list, and on a 401 from an allowed origin (after redirects) waits for one shared refresh
+ * and replays the request once. Everything else goes out untouched. The fast path decodes no JWT and builds no `Request` or `Headers`: the
  * token rides in a merged `init`, and an absolute URL that begins with an allowed origin and a
  * slash (the authority ends there, so nothing after it can change the host) needs no parsing.
  */
@@ -95,7 +95,10 @@ export function createAuthFetch(
     const canReplay = !(typeof ReadableStream !== 'undefined' && init?.body instanceof ReadableStream) && !(isRequest && input.bodyUsed)
 
     const response = await deps.fetch(target, init ? { ...init, headers: withToken(token) } : { headers: withToken(token) })
-    if (response.status !== 401 || !canReplay) return response
+    // A 401 rejects the token only from an allowed origin: a redirect may have ended elsewhere, whose
+    // 401 says nothing about it (response.url is serialized, so the prefix test is exact). A Response
+    // made by hand has no url: it answers the request itself.
+    if (response.status !== 401 || !canReplay || (response.url && !onAllowedOrigin(response.url))) return response
 
     const fresh = await tokenAfterUnauthorized(token)
     if (fresh === null || fresh === token) return response

@@ -267,6 +267,53 @@ describe('auth.fetch: 401 and replay', () => {
     expect(mock().counts.refresh).toBe(0)
   })
 
+  it('a 401 from a foreign origin that an allowed origin redirected to triggers no refresh, and is returned as it is', async () => {
+    const { auth } = await loggedIn()
+    const foreign: (string | null)[] = []
+    server.use(
+      http.get(`${BASE_URL}/api/moved`, () => HttpResponse.redirect('https://other.example.net/login', 302)),
+      http.get('https://other.example.net/login', ({ request }) => {
+        foreign.push(request.headers.get('authorization'))
+        return HttpResponse.json({ error: 'theirs' }, { status: 401 })
+      }),
+    )
+    const response = await auth.fetch(`${BASE_URL}/api/moved`)
+    expect([response.status, response.url]).toEqual([401, 'https://other.example.net/login'])
+    expect(await response.json()).toEqual({ error: 'theirs' })
+    expect(mock().counts.refresh).toBe(0)
+    // Fetch itself drops the Authorization header on a cross-origin redirect (Fetch standard, HTTP-redirect fetch).
+    expect(foreign).toEqual([null])
+  })
+
+  it("a 401 whose response URL is on a foreign origin (a custom fetch's) triggers no refresh, and is returned as it is", async () => {
+    const unauthorized = new Response(null, { status: 401 })
+    Object.defineProperty(unauthorized, 'url', { value: 'https://other.example.net/x' })
+    let calls = 0
+    const { auth } = await loggedIn({
+      fetch: (input, init) => {
+        if (String(input).startsWith(`${BASE_URL}/auth/`)) return fetch(input, init)
+        calls++
+        return Promise.resolve(unauthorized)
+      },
+    })
+    expect(await auth.fetch(`${BASE_URL}/api/x`)).toBe(unauthorized)
+    expect(calls).toBe(1)
+    expect(mock().counts.refresh).toBe(0)
+  })
+
+  it('a 401 in a Response with no URL (one made by hand) counts as the request\'s own: refreshed and replayed', async () => {
+    let calls = 0
+    const { auth } = await loggedIn({
+      fetch: (input, init) => {
+        if (String(input).startsWith(`${BASE_URL}/auth/`)) return fetch(input, init)
+        return Promise.resolve(new Response(null, { status: ++calls === 1 ? 401 : 200 }))
+      },
+    })
+    expect((await auth.fetch(`${BASE_URL}/api/x`)).status).toBe(200)
+    expect(calls).toBe(2)
+    expect(mock().counts.refresh).toBe(1)
+  })
+
   it('a 401 whose refresh is refused returns the 401 and ends the session', async () => {
     const { auth } = await loggedIn()
     const expired: unknown[] = []
