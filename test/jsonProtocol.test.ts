@@ -1,10 +1,11 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
 import { systemClock } from '../src/clock.js'
+import { createAuthClient } from '../src/index.js'
 import { jsonProtocol } from '../src/protocols/json.js'
-import { BASE_URL, useMockAuthServer } from './helpers.js'
+import { BASE_URL, serialize, useMockAuthServer } from './helpers.js'
 
-const { server } = useMockAuthServer()
+const { server, mock } = useMockAuthServer()
 
 const endpoints = { login: `${BASE_URL}/auth/login`, refresh: `${BASE_URL}/auth/refresh`, logout: `${BASE_URL}/auth/logout` }
 const protocol = () =>
@@ -91,5 +92,20 @@ describe('jsonProtocol', () => {
       endpoints,
     )
     await expect(slow.login({})).rejects.toMatchObject({ code: 'timeout' })
+  })
+
+  const cyclic: Record<string, unknown> = { username: 'ada', password: 'hunter2' }
+  cyclic.self = cyclic
+  it.each([
+    ['a BigInt', { username: 'ada', password: 'hunter2', pin: 1234n }],
+    ['a cycle', cyclic],
+    ['a toJSON that gives nothing', { username: 'ada', password: 'hunter2', toJSON: () => undefined }],
+  ])('login() with credentials holding %s rejects with invalid_argument, sends nothing and echoes no value', async (_, credentials) => {
+    const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false })
+    const error = await auth.login(credentials).catch((error: unknown) => error)
+    expect(error).toMatchObject({ name: 'AuthError', code: 'invalid_argument', message: 'login: the credentials cannot be sent as JSON' })
+    expect(serialize(error)).not.toMatch(/hunter2|1234/)
+    expect(mock().counts.login).toBe(0)
+    auth.destroy()
   })
 })

@@ -1,10 +1,11 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
 import { systemClock } from '../src/clock.js'
+import { createAuthClient } from '../src/index.js'
 import { oauth2Protocol } from '../src/protocols/oauth2.js'
-import { BASE_URL, useMockAuthServer } from './helpers.js'
+import { BASE_URL, serialize, useMockAuthServer } from './helpers.js'
 
-const { server } = useMockAuthServer()
+const { server, mock } = useMockAuthServer()
 
 const endpoints = { token: `${BASE_URL}/oauth/token`, revocation: `${BASE_URL}/oauth/revoke` }
 const protocol = (clientId?: string) =>
@@ -65,5 +66,17 @@ describe('oauth2Protocol', () => {
   it('reports an unconfirmed revocation when the server answers 503', async () => {
     captureForms(endpoints.revocation, () => new HttpResponse(null, { status: 503 }))
     expect(await protocol().revoke('a', 'r')).toBe(false)
+  })
+
+  it.each([
+    ['a username that is not a string', { username: 42, password: 'hunter2' }, 'login: oauth2 needs a username and a password'],
+    ['a scope that is not a string', { username: 'ada', password: 'hunter2', scope: ['openid', 'profile'] }, 'login: oauth2 scope must be a string'],
+  ])('login() with %s rejects with invalid_argument before any request, echoing no value', async (_, credentials, message) => {
+    const auth = createAuthClient({ baseUrl: BASE_URL, protocol: 'oauth2', clientId: 'spa', crossTab: false })
+    const error = await auth.login(credentials).catch((error: unknown) => error)
+    expect(error).toMatchObject({ name: 'AuthError', code: 'invalid_argument', message })
+    expect(serialize(error)).not.toMatch(/hunter2|openid/)
+    expect(mock().counts.login).toBe(0)
+    auth.destroy()
   })
 })

@@ -3,8 +3,9 @@ import type { TokenResponse } from '../session.js'
 import { postToAuthServer, type ServerAnswer, type TransportConfig } from '../transport.js'
 
 /**
- * What the app passes to `login()`. The json protocol posts it as it is; the oauth2 protocol needs
- * `username` and `password` (and takes an optional `scope`).
+ * What the app passes to `login()`. The json protocol posts it as it is, as JSON; the oauth2 protocol
+ * needs string `username` and `password` (and takes an optional `scope` string). Anything else
+ * rejects with `invalid_argument` before a request is made.
  *
  * @example
  * ```ts

@@ -1,5 +1,18 @@
+import { AuthError } from '../errors.js'
 import { postToAuthServer, type TransportConfig } from '../transport.js'
-import { confirmed, requestTokens, type Protocol } from './Protocol.js'
+import { confirmed, requestTokens, type Credentials, type Protocol } from './Protocol.js'
+
+/** The credentials as a JSON body; what JSON cannot carry (a BigInt, a cycle) is the caller's mistake. */
+function toJson(credentials: Credentials): string {
+  let body: string | undefined
+  try {
+    body = JSON.stringify(credentials)
+  } catch {
+    // reported below, without the cause: its message may quote the credentials
+  }
+  if (typeof body !== 'string') throw new AuthError('invalid_argument', 'login: the credentials cannot be sent as JSON')
+  return body
+}
 
 export interface JsonEndpoints {
   login: string
@@ -18,7 +31,7 @@ export function jsonProtocol(config: TransportConfig, endpoints: JsonEndpoints):
     JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
 
   return {
-    login: (credentials) => requestTokens(config, 'login', endpoints.login, JSON.stringify(credentials), json),
+    login: async (credentials) => requestTokens(config, 'login', endpoints.login, toJson(credentials), json),
     refresh: (refreshToken) => requestTokens(config, 'refresh', endpoints.refresh, withRefreshToken(refreshToken), json),
     revoke(accessToken, refreshToken) {
       return confirmed(

@@ -31,16 +31,13 @@ export function oauth2Protocol(config: TransportConfig, endpoints: OAuth2Endpoin
 
   return {
     async login(credentials) {
-      const { username, password, scope } = credentials
+      const { username, password, scope = client.scope } = credentials
       if (typeof username !== 'string' || typeof password !== 'string') {
         throw new AuthError('invalid_argument', 'login: oauth2 needs a username and a password')
       }
-      const grant = body({
-        grant_type: 'password',
-        username,
-        password,
-        scope: typeof scope === 'string' ? scope : client.scope,
-      })
+      // Refused, not ignored: a scope given as an array would quietly log in with the default scope.
+      if (typeof scope !== 'string' && scope !== undefined) throw new AuthError('invalid_argument', 'login: oauth2 scope must be a string')
+      const grant = body({ grant_type: 'password', username, password, scope })
       return requestTokens(config, 'login', endpoints.token, grant, form)
     },
     async refresh(refreshToken) {
