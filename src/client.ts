@@ -382,7 +382,8 @@ export class AuthClient<Claims = JwtPayload> {
       rotation: from.rotation + 1,
     }
     if (this.#destroyed || stale()) return this.#arrivedLate(from, next)
-    return this.#transition(next, { kind: 'refresh' })
+    // A listener may have logged out already: the callers then get no session, not a dead one.
+    return this.#successor(this.#transition(next, { kind: 'refresh' }))
   }
 
   /**

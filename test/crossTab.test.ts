@@ -273,6 +273,80 @@ describe('cross-tab: one session everywhere', () => {
     expect(a!.getSession()).toBe(session)
   })
 
+  it('a login in a tab opened while the others were logged out reaches them, and survives the first refresh in every tab', async () => {
+    // The demo's sequence: log in, log out, open a second tab, log in there.
+    const [a] = await openTabs(1)
+    await a!.login(ADA)
+    await a!.logout()
+    const [b] = await openTabs(1)
+    const logins = record((listener) => a!.on('login', listener))
+    const session = await b!.login(ADA)
+    await vi.waitFor(() => expect(a!.getSession()?.accessToken).toBe(session.accessToken))
+    expect(logins).toEqual([a!.getSession()])
+    const outs = [a!, b!].map((tab) => record((listener) => tab.on('logout', listener)))
+    await b!.refresh()
+    await a!.refresh()
+    await vi.waitFor(() => expect(a!.getSession()).toEqual(b!.getSession()))
+    expect(b!.getSession()).not.toBeNull()
+    expect(outs.flat()).toEqual([])
+    expect(mock().counts.reuseDetected).toBe(0)
+  })
+
+  it('a logout names the session it ends: a late logout of an earlier session never ends a later one', async () => {
+    const [a, b] = await openTabs(2)
+    await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()).not.toBeNull())
+    const intruder = new BroadcastChannel(channelName())
+    const answers: { record?: { sid: string } }[] = []
+    intruder.onmessage = (event) => answers.push(event.data)
+    intruder.postMessage({ type: 'hello', from: 'zz', gen: 0 })
+    await vi.waitFor(() => expect(answers.some((answer) => answer.record)).toBe(true))
+    const ended = answers.find((answer) => answer.record)!.record!.sid
+    const later = await b!.login(ADA)
+    await vi.waitFor(() => expect(a!.getSession()?.accessToken).toBe(later.accessToken))
+    intruder.postMessage({ type: 'logout', from: 'zz', gen: 1_000, sid: ended })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    intruder.close()
+    expect(a!.getSession()?.accessToken).toBe(later.accessToken)
+    expect(b!.getSession()?.accessToken).toBe(later.accessToken)
+  })
+
+  it('a generation at MAX_SAFE_INTEGER in one channel message is refused, and the tabs go on ordering their own changes', async () => {
+    const [a, b] = await openTabs(2)
+    const session = await a!.login(ADA)
+    await vi.waitFor(() => expect(b!.getSession()).not.toBeNull())
+    const intruder = new BroadcastChannel(channelName())
+    const gen = Number.MAX_SAFE_INTEGER
+    const forged = await mock().issueAccessToken('mallory')
+    intruder.postMessage({
+      type: 'session',
+      from: 'zz',
+      gen,
+      cause: 'login',
+      record: { v: 1, accessToken: forged, refreshToken: 'rt-forged', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), sid: 'forged', rotation: 0, gen, tab: 'zz' },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    intruder.close()
+    expect(a!.getSession()).toBe(session)
+    expect(b!.getSession()?.accessToken).toBe(session.accessToken)
+    // A refresh then a logout still reach the other tab, in order.
+    const refreshed = await b!.refresh()
+    await vi.waitFor(() => expect(a!.getSession()?.accessToken).toBe(refreshed.accessToken))
+    await a!.logout()
+    await vi.waitFor(() => expect(b!.getSession()).toBeNull())
+  })
+
+  it('a stored session whose generation is out of range counts as corrupt: removed, reported, logged out', async () => {
+    const storage = memoryStorage()
+    const gen = Number.MAX_SAFE_INTEGER
+    storage.setItem(`cross-tab-${key}`, JSON.stringify({ v: 1, accessToken: 'opaque', refreshToken: 'rt', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), sid: 's', rotation: 0, gen, tab: 't' }))
+    const tab = openTab({ storage })
+    const errors = record<AuthError>((listener) => tab.on('error', listener))
+    expect(await tab.ready).toBeNull()
+    expect(errors.map((error) => error.code)).toEqual(['storage'])
+    await vi.waitFor(() => expect(storage.getItem(`cross-tab-${key}`)).toBeNull())
+  })
+
   it('crossTab: false keeps a tab to itself', async () => {
     const a = openTab({ crossTab: false })
     const b = openTab({ crossTab: false })

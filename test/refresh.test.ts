@@ -267,6 +267,33 @@ describe('failures', () => {
     expect(auth.getSession()!.expiresAt).toBeGreaterThan(Date.now() + 4 * MINUTE)
   })
 
+  it('a Retry-After of 99999999 s while a caller waits: the caller gets the error after one request, the retry waits in the background, no timer overflow', async () => {
+    const auth = client()
+    await auth.login(ADA)
+    mock().failNextRefreshes(3, { kind: 'rate-limited', retryAfterSec: 99_999_999 })
+    const warn = vi.spyOn(process, 'emitWarning')
+    await elapse(5 * MINUTE)
+    const waiting = auth.getAccessToken().catch((error: unknown) => error)
+    await elapse(1_000, 100)
+    expect(await waiting).toMatchObject({ code: 'server', status: 429 })
+    const requests = mock().counts.refresh
+    await elapse(10 * MINUTE)
+    expect(mock().counts.refresh).toBe(requests)
+    expect(auth.getSession()).not.toBeNull()
+    expect(warn).not.toHaveBeenCalledWith(expect.stringContaining('TimeoutOverflowWarning'), expect.anything())
+    expect(warn.mock.calls.flat().join()).not.toContain('TimeoutOverflow')
+  })
+
+  it('a background retry that is due at once (retryMinDelayMs: 0) is made, not lost in the flight that scheduled it', async () => {
+    const auth = client({ retryMinDelayMs: 0, retryMaxDelayMs: 1 })
+    await auth.login(ADA)
+    mock().failNextRefreshes(1, { kind: 'server-error' })
+    await expect(auth.refresh()).rejects.toMatchObject({ code: 'server' })
+    await elapse(10, 1)
+    expect(mock().counts.refresh).toBe(2)
+    expect(auth.getSession()).not.toBeNull()
+  })
+
   it('a network error keeps the session and retries with backoff, never faster than the floor', async () => {
     const auth = client({ retryMinDelayMs: 2_000 })
     await auth.login(ADA)
