@@ -24,9 +24,10 @@ export async function minGzipSize(entry: string): Promise<number> {
 }
 
 const budgets = [
-  // The issue's target for the core is 6 KB; it is not met (see README, Size), and reaching it means
-  // dropping behaviour DESIGN.md asks for. This ceiling, just above today's 8,693 B, stops growth.
-  ['tokenkeeper', 'dist/index.js', 8.5 * 1024],
+  // The target for the core is 6 KB; it is not met (see README, Size): the modular-core issue moves
+  // the oauth2 protocol and the developer messages out of it. This ceiling, just above today's
+  // 9,996 B (session identity, ordering and bounded storage added 1.3 KB), stops growth meanwhile.
+  ['tokenkeeper', 'dist/index.js', 10 * 1024],
   ['tokenkeeper/ky', 'dist/ky.js', 1024],
   ['tokenkeeper/react', 'dist/react.js', 512],
 ] as const
