@@ -1,17 +1,20 @@
 import type { JwtPayload } from 'jwt-decode'
 import { createAuthFetch } from './authFetch.js'
-import { createCrossTabSync, type Change, type CrossTabSync, type Outgoing } from './crossTab/crossTabSync.js'
+import { createCrossTabSync, type CrossTabSync } from './crossTab/crossTabSync.js'
 import { createEmitter, type Emitter, type Listener } from './emitter.js'
-import { AuthError, isAuthError } from './errors.js'
+import { AuthError, isAuthError, noSessionError } from './errors.js'
 import type { AuthEvents } from './events.js'
+import { isUsable, refreshDueAt } from './expiry.js'
 import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
 import { jsonProtocol } from './protocols/json.js'
 import { oauth2Protocol } from './protocols/oauth2.js'
 import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
-import { createSessionState, fromRecord, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
-import { isGen, replaces } from './sessionOrder.js'
+import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
+import { createSessionMachine, type Outcome, type Transition } from './sessionMachine.js'
+import { renewSession, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
+import { restoreSession } from './sessionRestore.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /**
@@ -30,17 +33,6 @@ export interface LogoutResult {
 
 const noop = (): void => undefined
 const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-expired', 'error', 'change'] satisfies (keyof AuthEvents)[]
-
-/** How the session changes: made here (login, refresh), read back, taken from another tab, or ended. */
-type Transition =
-  | { kind: 'login' | 'refresh' }
-  /** Read back from storage; `quiet` while it is expired and not shown until renewed. */
-  | { kind: 'restore'; quiet: boolean }
-  | { kind: 'adopt'; cause: 'login' | 'refresh' | 'sync' }
-  | { kind: 'logout' | 'expire'; here: boolean; error?: AuthError }
-
-/** How many ended sessions a tab remembers, so late news of them changes nothing. */
-const ENDED_KEPT = 16
 
 /**
  * The one object an app creates: it logs in, keeps, refreshes and ends the session.
@@ -78,21 +70,15 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #scheduler: Scheduler
   readonly #flight: RefreshFlight<SessionState<Claims>>
   readonly #tabId = randomId()
+  readonly #machine = createSessionMachine<Claims>(this.#tabId)
   readonly #sync: CrossTabSync | undefined
-  #state: SessionState<Claims> | undefined
-  /** This tab's clock in the order of changes across tabs (sessionOrder.ts). */
-  #clock = 0
-  /** Counts changes of `#state`: work that waited can tell that the session moved on under it. */
-  #version = 0
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
-  /** Sessions that ended lately (logout or expiry), oldest first, with how they ended. */
-  readonly #ended = new Map<string, 'logout' | 'expired'>()
-  /** Which session each recent access token belongs to, so a 401 is replayed only within its session. */
-  readonly #sidOf = new Map<string, string>()
   /** The storage write of the latest transition. */
   #persisted: Promise<void> = Promise.resolve()
   #destroyed = false
+  /** What the session work in sessionRefresh.ts and sessionRestore.ts needs from this client. */
+  readonly #context: SessionContext<Claims>
 
   constructor(options: AuthClientOptions) {
     const o = (this.#options = resolveOptions(options))
@@ -106,13 +92,10 @@ export class AuthClient<Claims = JwtPayload> {
       o.crossTab && o.locks && typeof window !== 'undefined' && typeof BroadcastChannel === 'function'
         ? createCrossTabSync(
             {
+              ...this.#machine,
               tabId: this.#tabId,
-              clock: () => this.#clock,
-              see: (gen) => this.#see(gen),
-              version: () => this.#version,
               held: () => this.#state && toRecord(this.#state),
-              answer: (sid) => this.#answer(sid),
-              adopt: (change) => this.#adopt(change),
+              adopt: (change) => this.#destroyed || this.#perform(this.#machine.adopt(change)),
               refresh: () => this.refresh(),
             },
             {
@@ -126,9 +109,22 @@ export class AuthClient<Claims = JwtPayload> {
       o,
       () => (this.#state && this.#usable(this.#state) ? this.#state.session.accessToken : undefined),
       () => this.getAccessToken(),
-      (rejected) => this.#tokenAfterUnauthorized(rejected),
+      (rejected) => tokenAfterUnauthorized(this.#context, rejected),
     )
-    this.ready = this.#restore()
+    this.#context = {
+      tabId: this.#tabId,
+      machine: this.#machine,
+      flight: this.#flight,
+      protocol: this.#protocol,
+      store: this.#store,
+      scheduler: this.#scheduler,
+      sync: this.#sync,
+      options: o,
+      transition: (to, how) => this.#transition(to, how),
+      emit: (type, payload) => this.#emit(type, payload),
+      destroyed: () => this.#destroyed,
+    }
+    this.ready = restoreSession(this.#context)
   }
 
   /**
@@ -194,7 +190,7 @@ export class AuthClient<Claims = JwtPayload> {
     }
     const made = this.#transition(state, { kind: 'login' })
     // A listener may have logged out already: never hand out a session that is over.
-    if (this.#state !== made) throw new AuthError('aborted', 'login: the session ended before login() returned')
+    if (!made || this.#state !== made) throw new AuthError('aborted', 'login: the session ended before login() returned')
     return made.session
   }
 
@@ -213,7 +209,7 @@ export class AuthClient<Claims = JwtPayload> {
     if (state) {
       this.#transition(undefined, { kind: 'logout', here: true })
     } else {
-      this.#version++ // a session on its way (a cookie resume) is over too
+      this.#machine.touch() // a session on its way (a cookie resume) is over too
       this.#persisted = this.#store.clear()
     }
     await this.#persisted
@@ -277,7 +273,7 @@ export class AuthClient<Claims = JwtPayload> {
    */
   destroy(): void {
     this.#destroyed = true
-    this.#version++
+    this.#machine.touch()
     this.#scheduler.cancel()
     this.#flight.wake()
     this.#events.clear()
@@ -289,132 +285,12 @@ export class AuthClient<Claims = JwtPayload> {
     else sync?.close()
   }
 
-  async #restore(): Promise<Session<Claims> | null> {
-    const version = this.#version
-    let state = await this.#store.load()
-    if (state && !isGen(state.gen, this.#clock)) {
-      this.#emit('error', new AuthError('storage', 'storage: the stored session is out of range; it was removed'))
-      state = undefined
-      void this.#store.clear()
-    }
-    // A login, logout or another tab's session that arrived meanwhile is newer than storage.
-    if (version !== this.#version || this.#destroyed) return this.getSession()
-    if (!state) {
-      // Memory and sessionStorage are per tab: another tab may hold the session.
-      await this.#sync?.askSiblings()
-      // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
-      if (this.#options.refreshTokenInCookie && typeof window !== 'undefined' && version === this.#version) await this.#resume()
-      return this.getSession()
-    }
-    // Expired while the app was closed: renew before showing it; transient failures keep it.
-    const usable = this.#usable(state)
-    this.#transition(state, { kind: 'restore', quiet: !usable })
-    if (usable) return state.session
-    return this.#renew(state.sid).then(
-      (renewed) => renewed.session,
-      () => {
-        if (this.#state === state) this.#emit('change', state.session)
-        return this.getSession()
-      },
-    )
-  }
-
-  /**
-   * Gets a session with the HttpOnly refresh cookie alone, after a reload. One tab at a time: two
-   * tabs opened together would send the same rotating cookie, and the second would be refused for
-   * reuse. So each asks the others again once it holds the lock, and the first one's session wins.
-   */
-  async #resume(): Promise<void> {
-    const attempt = async (): Promise<void> => {
-      const version = this.#version
-      await this.#sync?.askSiblings()
-      if (version !== this.#version || this.#destroyed) return
-      try {
-        const state = this.#toState('refresh', await this.#protocol.refresh(undefined))
-        if (version === this.#version && !this.#destroyed) this.#transition(state, { kind: 'refresh' })
-      } catch (error) {
-        // No cookie, or a dead one: simply logged out. Only a transient failure is worth telling.
-        if (isAuthError(error) && error.code !== 'session_expired') this.#emit('error', error)
-      }
-    }
-    await (this.#sync ? this.#sync.exclusive(attempt) : attempt())
-  }
-
-  /** Renews the session `sid` through the single flight; rejects once that session is over. */
   #renew(sid: string): Promise<SessionState<Claims>> {
-    return this.#flight.run({
-      attempt: () => this.#refreshOnce(sid),
-      failed: (error) => this.#emit('error', error),
-      mustWait: () => this.#state?.sid === sid && !this.#usable(this.#state),
-      retryAt: (at) => this.#state?.sid === sid && this.#scheduler.schedule(at, 'retry'),
-    }).then((state) => {
-      if (state.sid !== sid) throw this.#gone('refresh')
-      return state
-    })
+    return renewSession(this.#context, sid)
   }
 
-  /** One refresh of session `sid`'s current state; whatever replaced that state meanwhile wins over the answer. */
-  async #refreshOnce(sid: string): Promise<SessionState<Claims>> {
-    const from = this.#state
-    if (!from || from.sid !== sid || this.#destroyed) throw this.#gone('refresh')
-    const stale = (): boolean => this.#state !== from
-    // Only one tab sends the refresh token; the others get the result from it.
-    if (this.#sync && !(await this.#sync.clearToRefresh(toRecord(from), stale))) return this.#successor(from)
-    if (stale()) return this.#successor(from)
-    let tokens: TokenResponse
-    try {
-      tokens = await this.#protocol.refresh(from.refreshToken)
-    } catch (error) {
-      if (stale()) return this.#successor(from)
-      if (isAuthError(error) && error.code === 'session_expired') {
-        // Refused here, but another tab may hold a newer state of it (a leader we took over from).
-        await this.#sync?.askSiblings()
-        if (stale()) return this.#successor(from)
-        this.#transition(undefined, { kind: 'expire', here: true, error })
-      }
-      throw error
-    }
-    // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
-    const next = {
-      ...this.#toState('refresh', tokens),
-      refreshToken: tokens.refreshToken ?? from.refreshToken,
-      sid: from.sid,
-      rotation: from.rotation + 1,
-    }
-    if (this.#destroyed || stale()) return this.#arrivedLate(from, next)
-    // A listener may have logged out already: the callers then get no session, not a dead one.
-    return this.#successor(this.#transition(next, { kind: 'refresh' }))
-  }
-
-  /**
-   * Tokens a refresh brought after the session moved on. The server has rotated already, so they
-   * are neither dropped nor left valid: after `destroy()` they are stored for the next client and
-   * told to the other tabs (the refresh token they hold was just used up); after a logout, an
-   * expiry or another login they are revoked.
-   */
-  #arrivedLate(from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
-    if (this.#destroyed && this.#state === from) {
-      const state = { ...late, gen: ++this.#clock, tab: this.#tabId }
-      void this.#store.save(state)
-      this.#sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
-    } else if (this.#state?.sid !== from.sid) {
-      void this.#protocol.revoke(late.session.accessToken, late.refreshToken)
-    }
-    return this.#successor(from)
-  }
-
-  /** The state of the same session that replaced `from`, or why there is none. */
-  #successor(from: SessionState<Claims>): SessionState<Claims> {
-    const state = this.#state
-    if (this.#destroyed || state?.sid !== from.sid) throw this.#gone('refresh')
-    return state
-  }
-
-  /** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
   #gone(operation: string): AuthError {
-    return this.#destroyed
-      ? new AuthError('destroyed', `${operation}: the client was destroyed`)
-      : new AuthError('no_session', `${operation}: there is no session`)
+    return noSessionError(this.#destroyed, operation)
   }
 
   /** The session state for tokens that just arrived. */
@@ -422,128 +298,47 @@ export class AuthClient<Claims = JwtPayload> {
     return createSessionState<Claims>(operation, tokens, this.#options.clock.now())
   }
 
-  /** The token to replay a request with after a 401 on `rejected`: only one of the same session. */
-  async #tokenAfterUnauthorized(rejected: string): Promise<string | null> {
-    const state = this.#state
-    if (!state || this.#sidOf.get(rejected) !== state.sid) return null
-    // Another request's 401 already brought a new token: replay with it, no second refresh.
-    if (state.session.accessToken !== rejected) return state.session.accessToken
-    try {
-      return (await this.#renew(state.sid)).session.accessToken
-    } catch {
-      return null
-    }
+  get #state(): SessionState<Claims> | undefined {
+    return this.#machine.state()
   }
 
-  /**
-   * Whether the token may be handed out: `minTokenValidityMs` left, or half its lifetime for a token
-   * shorter than twice that, else a 4-second token would be refreshed on every request.
-   */
-  #usable({ session, receivedAt }: SessionState<Claims>): boolean {
-    const { expiresAt } = session
-    return expiresAt - this.#options.clock.now() >= Math.min(this.#options.minTokenValidityMs, (expiresAt - receivedAt) / 2)
+  #usable(state: SessionState<Claims>): boolean {
+    return isUsable(state, this.#options.clock.now(), this.#options)
   }
 
-  /** When to refresh: a margin ahead of expiry, never more than half the lifetime; or at expiry when nothing can renew it. */
-  #scheduleRefresh(state: SessionState<Claims>): void {
-    const { expiresAt } = state.session
-    const canRefresh = state.refreshToken !== undefined || this.#options.protocol === 'json'
-    const margin = canRefresh
-      ? Math.min(this.#options.refreshMarginMs, (expiresAt - state.receivedAt) / 2)
-      : this.#options.minTokenValidityMs
-    this.#scheduler.schedule(expiresAt - margin, 'refresh')
-  }
-
-  #see(gen: number): void {
-    if (gen > this.#clock) this.#clock = gen
-  }
-
-  /** What this tab tells a tab that asks (about `sid`, when given): that it ended, or what it holds. */
-  #answer(sid?: string): Outgoing<Change> {
-    const gen = this.#clock
-    const ended = sid === undefined ? undefined : this.#ended.get(sid)
-    if (sid !== undefined && ended) return { type: ended, gen, sid }
-    if (this.#state) return { type: 'session', gen, cause: 'sync', record: toRecord(this.#state) }
-    const [last, how] = [...this.#ended].pop() ?? []
-    return last && how ? { type: how, gen, sid: last } : { type: 'logout', gen }
-  }
-
-  /** A change from another tab: taken when the order says it replaces what this tab holds. */
-  #adopt(change: Change): void {
-    if (this.#destroyed) return
-    if (change.type === 'session') {
-      // Validated when it arrived (crossTab/tabMessage.ts).
-      const next = fromRecord<Claims>(change.record)!
-      if (replaces(next, this.#state, this.#ended)) this.#transition(next, { kind: 'adopt', cause: change.cause })
-      return
-    }
-    if (!change.sid) return
-    if (this.#state?.sid === change.sid) {
-      this.#transition(undefined, { kind: change.type === 'logout' ? 'logout' : 'expire', here: false })
-    } else {
-      this.#remember(change.sid, change.type)
-    }
-  }
-
-  #remember(sid: string, how: 'logout' | 'expired'): void {
-    this.#ended.delete(sid)
-    this.#ended.set(sid, how)
-    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value!)
-  }
-
-  /**
-   * The one place the session changes. It sets the state, keeps storage, timers and the other tabs
-   * in step, revokes a session that another one superseded, then emits the events of the change,
-   * stopping if a listener made a newer one (which emits its own).
-   */
-  #transition(to: SessionState<Claims>, how: Transition): SessionState<Claims>
-  #transition(to: undefined, how: Transition): undefined
+  /** Applies a transition (sessionMachine.ts) and carries it out; returns the state it produced. */
   #transition(to: SessionState<Claims> | undefined, how: Transition): SessionState<Claims> | undefined {
-    const from = this.#state
-    const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
-    const next = to && made ? { ...to, gen: ++this.#clock, tab: this.#tabId } : to
-    if (next) this.#see(next.gen)
-    const version = ++this.#version
-    this.#state = next
-    if (next?.sid !== from?.sid) this.#flight.reset()
-    const events: [keyof AuthEvents<Claims>, unknown][] = []
+    const outcome = this.#machine.apply(to, how)
+    this.#perform(outcome)
+    return outcome.to
+  }
 
-    if (!next) {
-      const how_ = how as Extract<Transition, { here: boolean }>
-      const type = how.kind === 'logout' ? 'logout' : 'expired'
-      this.#remember(from!.sid, type)
+  /**
+   * Carries out a transition (sessionMachine.ts): storage, timers, the other tabs and the server
+   * follow the new state, then its events are emitted, stopping if a listener made a newer one
+   * (which emits its own).
+   */
+  #perform(outcome: Outcome<Claims> | undefined): void {
+    if (!outcome) return
+    const { from, to, persist, publish, revoke, events } = outcome
+    const version = this.#machine.version()
+    if (to?.sid !== from?.sid) this.#flight.reset()
+    if (to) {
+      const canRefresh = to.refreshToken !== undefined || this.#options.protocol === 'json'
+      this.#scheduler.schedule(refreshDueAt(to, canRefresh, this.#options), 'refresh')
+    } else {
       this.#scheduler.cancel()
       this.#flight.wake()
-      this.#persisted = this.#store.clear()
-      if (how_.here) this.#sync?.publish({ type, gen: ++this.#clock, sid: from!.sid })
-      if (type === 'logout') events.push(['logout', { reason: how_.here ? 'user' : 'other-tab' }])
-      else events.push(['session-expired', { error: how_.error ?? new AuthError('session_expired', 'refresh: refused in another tab') }])
-    } else {
-      if (from && from.sid !== next.sid && (from.tab === this.#tabId || how.kind === 'login')) {
-        // Superseded by another session: the tab that made it (or the new login) revokes it.
-        void this.#protocol.revoke(from.session.accessToken, from.refreshToken)
-      }
-      this.#sidOf.set(next.session.accessToken, next.sid)
-      if (this.#sidOf.size > ENDED_KEPT) this.#sidOf.delete(this.#sidOf.keys().next().value!)
-      this.#scheduleRefresh(next)
-      if (how.kind !== 'restore') this.#persisted = this.#store.save(next)
-      // Other tabs hear of it once it is stored, so one that reads storage finds it.
-      if (made) {
-        void this.#persisted.then(() => {
-          if (this.#state === next) this.#sync?.publish({ type: 'session', gen: next.gen, cause: made, record: toRecord(next) })
-        })
-      }
-      const event =
-        made ??
-        (how.kind !== 'adopt' ? undefined : from?.sid === next.sid ? 'refresh' : how.cause === 'sync' && !from ? undefined : 'login')
-      if (event) events.push([event, next.session])
     }
-    if (how.kind !== 'restore' || !how.quiet) events.push(['change', next?.session ?? null])
+    if (persist) this.#persisted = persist === 'save' ? this.#store.save(to!) : this.#store.clear()
+    if (revoke) void this.#protocol.revoke(revoke.session.accessToken, revoke.refreshToken)
+    // A session is told once it is stored, so a tab that reads storage finds it; an end at once.
+    if (publish?.type === 'session') void this.#persisted.then(() => this.#state === to && this.#sync?.publish(publish))
+    else if (publish) this.#sync?.publish(publish)
     for (const [type, payload] of events) {
-      if (this.#version !== version) break
+      if (this.#machine.version() !== version) break
       this.#emit(type, payload as never)
     }
-    return next
   }
 
   #emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void {

@@ -106,3 +106,9 @@ export type TransientCode = 'network' | 'timeout' | 'server' | 'invalid_response
 /** Whether a failure with this code is transient. The one place that decides it. */
 export const isTransient = (code: unknown): code is TransientCode =>
   code === 'network' || code === 'timeout' || code === 'server' || code === 'invalid_response'
+
+/** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
+export const noSessionError = (destroyed: boolean, operation: string): AuthError =>
+  destroyed
+    ? new AuthError('destroyed', `${operation}: the client was destroyed`)
+    : new AuthError('no_session', `${operation}: there is no session`)

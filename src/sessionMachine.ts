@@ -1,0 +1,141 @@
+import type { Change, Outgoing } from './crossTab/crossTabSync.js'
+import { AuthError } from './errors.js'
+import type { AuthEvents } from './events.js'
+import { fromRecord, toRecord, type SessionState } from './session.js'
+import { replaces } from './sessionOrder.js'
+
+/** How the session changes: made here, read back from storage, taken from another tab, or ended. */
+export type Transition =
+  | { kind: 'login' | 'refresh' }
+  /** Read back from storage; `quiet` while it is expired and not shown until renewed. */
+  | { kind: 'restore'; quiet: boolean }
+  | { kind: 'adopt'; cause: 'login' | 'refresh' | 'sync' }
+  /** `here` when this tab ended it; `error` is why a refresh was refused. */
+  | { kind: 'logout' | 'expire'; here: boolean; error?: AuthError }
+
+type Event<Claims> = { [K in keyof AuthEvents<Claims>]: [K, AuthEvents<Claims>[K]] }[keyof AuthEvents<Claims>]
+
+/** What a transition leaves for the client to do; the machine itself touches nothing outside. */
+export interface Outcome<Claims> {
+  from: SessionState<Claims> | undefined
+  to: SessionState<Claims> | undefined
+  /** The events of the change, in order. */
+  events: Event<Claims>[]
+  /** What storage must hold now, or undefined when it holds it already (a restore). */
+  persist: 'save' | 'clear' | undefined
+  /** What to tell the other tabs about a change made here (a session, once it is stored). */
+  publish: Outgoing<Change> | undefined
+  /** A session that another one replaced: revoke it at the server. */
+  revoke: SessionState<Claims> | undefined
+}
+
+export interface SessionMachine<Claims> {
+  /** The session this tab holds. */
+  state(): SessionState<Claims> | undefined
+  /** This tab's clock in the order of changes across tabs (sessionOrder.ts). */
+  clock(): number
+  /** Moves the clock past a generation seen elsewhere. */
+  see(gen: number): void
+  /** Counts changes of state (and `touch()` calls): work that waited can tell the session moved on. */
+  version(): number
+  touch(): void
+  /** The one way the state changes. */
+  apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims>
+  /** A change from another tab, applied when the order says it replaces what this tab holds. */
+  adopt(change: Change): Outcome<Claims> | undefined
+  /** What this tab tells a tab that asks (about `sid`, when given): that it ended, or what it holds. */
+  answer(sid?: string): Outgoing<Change>
+  /** The session an access token of late belongs to. */
+  sessionOf(accessToken: string): string | undefined
+}
+
+/** How many ended sessions, and tokens of late, a tab remembers. */
+const KEPT = 16
+
+/** Adds to a map that forgets its oldest entries. */
+const remember = <V>(map: Map<string, V>, key: string, value: V): void => {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > KEPT) map.delete(map.keys().next().value!)
+}
+
+/**
+ * The session state of one tab and its transitions: login, refresh, restore, adoption of another
+ * tab's change, logout and expiry. Each gives the events it means, computed from the state it
+ * produced, and what storage, the other tabs and the server must be told.
+ */
+export function createSessionMachine<Claims>(tabId: string): SessionMachine<Claims> {
+  let state: SessionState<Claims> | undefined
+  let clock = 0
+  let version = 0
+  /** Sessions that ended lately, oldest first, with how: late news of them changes nothing. */
+  const ended = new Map<string, 'logout' | 'expired'>()
+  /** Which session each recent access token belongs to. */
+  const sessions = new Map<string, string>()
+  const see = (gen: number): void => {
+    if (gen > clock) clock = gen
+  }
+
+  function apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims> {
+    const from = state
+    const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
+    const next = to && made ? { ...to, gen: ++clock, tab: tabId } : to
+    if (next) see(next.gen)
+    version++
+    state = next
+    const outcome: Outcome<Claims> = { from, to: next, events: [], persist: 'save', publish: undefined, revoke: undefined }
+    if (!next) {
+      const type = how.kind === 'logout' ? 'logout' : 'expired'
+      const here = 'here' in how && how.here
+      if (from) remember(ended, from.sid, type)
+      outcome.persist = 'clear'
+      if (here && from) outcome.publish = { type, gen: ++clock, sid: from.sid }
+      outcome.events.push(
+        type === 'logout'
+          ? ['logout', { reason: here ? 'user' : 'other-tab' }]
+          : ['session-expired', { error: ('error' in how && how.error) || new AuthError('session_expired', 'refresh: refused in another tab') }],
+      )
+    } else {
+      remember(sessions, next.session.accessToken, next.sid)
+      // Replaced by another session: the tab that made it, or the login that replaces it, revokes it.
+      if (from && from.sid !== next.sid && (from.tab === tabId || made === 'login')) outcome.revoke = from
+      if (how.kind === 'restore') outcome.persist = undefined
+      if (made) outcome.publish = { type: 'session', gen: next.gen, cause: made, record: toRecord(next) }
+      const event =
+        made ?? (how.kind !== 'adopt' ? undefined : from?.sid === next.sid ? 'refresh' : how.cause === 'sync' && !from ? undefined : 'login')
+      if (event) outcome.events.push([event, next.session])
+    }
+    if (how.kind !== 'restore' || !how.quiet) outcome.events.push(['change', next?.session ?? null])
+    return outcome
+  }
+
+  return {
+    state: () => state,
+    clock: () => clock,
+    see,
+    version: () => version,
+    touch() {
+      version++
+    },
+    apply,
+    adopt(change) {
+      if (change.type === 'session') {
+        // Validated when it arrived (crossTab/tabMessage.ts).
+        const next = fromRecord<Claims>(change.record)!
+        return replaces(next, state, ended) ? apply(next, { kind: 'adopt', cause: change.cause }) : undefined
+      }
+      if (!change.sid) return undefined
+      if (state?.sid === change.sid) return apply(undefined, { kind: change.type === 'logout' ? 'logout' : 'expire', here: false })
+      remember(ended, change.sid, change.type)
+      return undefined
+    },
+    answer(sid) {
+      const how = sid === undefined ? undefined : ended.get(sid)
+      if (sid !== undefined && how) return { type: how, gen: clock, sid }
+      if (state) return { type: 'session', gen: clock, cause: 'sync', record: toRecord(state) }
+      const [last, lastHow] = [...ended].pop() ?? []
+      return last && lastHow ? { type: lastHow, gen: clock, sid: last } : { type: 'logout', gen: clock }
+    },
+    sessionOf: (accessToken) => sessions.get(accessToken),
+  }
+}

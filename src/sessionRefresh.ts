@@ -1,0 +1,122 @@
+import type { CrossTabSync } from './crossTab/crossTabSync.js'
+import { isAuthError, noSessionError } from './errors.js'
+import type { AuthEvents } from './events.js'
+import { isUsable, type ExpiryPolicy } from './expiry.js'
+import type { Protocol } from './protocols/Protocol.js'
+import type { RefreshFlight } from './refreshFlight.js'
+import type { Scheduler } from './scheduler.js'
+import { createSessionState, toRecord, type SessionState, type TokenResponse } from './session.js'
+import type { SessionMachine, Transition } from './sessionMachine.js'
+import type { SessionStore } from './storage/sessionStore.js'
+
+/** What the client's session work (renewing, restoring) needs from it. */
+export interface SessionContext<Claims> {
+  tabId: string
+  machine: SessionMachine<Claims>
+  flight: RefreshFlight<SessionState<Claims>>
+  protocol: Protocol
+  store: SessionStore<Claims>
+  scheduler: Scheduler
+  sync: CrossTabSync | undefined
+  options: ExpiryPolicy & { clock: { now(): number }; refreshTokenInCookie: boolean }
+  /** Applies a transition and carries it out; returns the state it produced. */
+  transition(to: SessionState<Claims> | undefined, how: Transition): SessionState<Claims> | undefined
+  emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void
+  destroyed(): boolean
+}
+
+/**
+ * Renews session `sid` through the single flight: one tab sends the refresh token (the leader, see
+ * crossTab/), the answer becomes the next state of that same session, and whatever replaced the
+ * state meanwhile wins over a late answer. Rejects with `no_session` once that session is over,
+ * never resolving with a later one.
+ */
+export function renewSession<Claims>(deps: SessionContext<Claims>, sid: string): Promise<SessionState<Claims>> {
+  const { machine, options } = deps
+  const current = (): SessionState<Claims> | undefined => (machine.state()?.sid === sid ? machine.state() : undefined)
+  return deps.flight
+    .run({
+      attempt: () => refreshOnce(deps, sid),
+      failed: (error) => deps.emit('error', error),
+      mustWait: () => {
+        const state = current()
+        return !!state && !isUsable(state, options.clock.now(), options)
+      },
+      retryAt: (at) => current() && deps.scheduler.schedule(at, 'retry'),
+    })
+    .then((state) => {
+      if (state.sid !== sid) throw noSessionError(deps.destroyed(), 'refresh')
+      return state
+    })
+}
+
+/** The state of the same session that replaced `from`, or why there is none. */
+function successor<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>): SessionState<Claims> {
+  const state = deps.machine.state()
+  if (deps.destroyed() || !state || state.sid !== from.sid) throw noSessionError(deps.destroyed(), 'refresh')
+  return state
+}
+
+async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): Promise<SessionState<Claims>> {
+  const { machine, sync, protocol } = deps
+  const from = machine.state()
+  if (!from || from.sid !== sid || deps.destroyed()) throw noSessionError(deps.destroyed(), 'refresh')
+  const stale = (): boolean => machine.state() !== from
+  // Only one tab sends the refresh token; the others get the result from it.
+  if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return successor(deps, from)
+  if (stale()) return successor(deps, from)
+  let tokens: TokenResponse
+  try {
+    tokens = await protocol.refresh(from.refreshToken)
+  } catch (error) {
+    if (stale()) return successor(deps, from)
+    if (isAuthError(error) && error.code === 'session_expired') {
+      // Refused here, but another tab may hold a newer state of it (a leader we took over from).
+      await sync?.askSiblings()
+      if (stale()) return successor(deps, from)
+      deps.transition(undefined, { kind: 'expire', here: true, error })
+    }
+    throw error
+  }
+  // Without a rotated refresh token the old one stays valid (RFC 6749 §6).
+  const next = {
+    ...createSessionState<Claims>('refresh', tokens, deps.options.clock.now()),
+    refreshToken: tokens.refreshToken ?? from.refreshToken,
+    sid: from.sid,
+    rotation: from.rotation + 1,
+  }
+  if (deps.destroyed() || stale()) return arrivedLate(deps, from, next)
+  // A listener may have logged out already: the callers then get no session, not a dead one.
+  return successor(deps, deps.transition(next, { kind: 'refresh' })!)
+}
+
+/**
+ * Tokens a refresh brought after the session moved on. The server has rotated already, so they
+ * are neither dropped nor left valid: after `destroy()` they are stored for the next client and
+ * told to the other tabs (the refresh token they hold was just used up); after a logout, an
+ * expiry or another login they are revoked.
+ */
+function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
+  const held = deps.machine.state()
+  if (deps.destroyed() && held === from) {
+    const state = { ...late, gen: deps.machine.clock() + 1, tab: deps.tabId }
+    void deps.store.save(state)
+    deps.sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
+  } else if (held?.sid !== from.sid) {
+    void deps.protocol.revoke(late.session.accessToken, late.refreshToken)
+  }
+  return successor(deps, from)
+}
+
+/** The token to replay a request with after a 401 on `rejected`: only one of the same session. */
+export async function tokenAfterUnauthorized<Claims>(deps: SessionContext<Claims>, rejected: string): Promise<string | null> {
+  const state = deps.machine.state()
+  if (!state || deps.machine.sessionOf(rejected) !== state.sid) return null
+  // Another request's 401 already brought a new token: replay with it, no second refresh.
+  if (state.session.accessToken !== rejected) return state.session.accessToken
+  try {
+    return (await renewSession(deps, state.sid)).session.accessToken
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,63 @@
+import { AuthError, isAuthError } from './errors.js'
+import { isUsable } from './expiry.js'
+import { createSessionState, type Session } from './session.js'
+import { isGen } from './sessionOrder.js'
+import { renewSession, type SessionContext } from './sessionRefresh.js'
+
+/**
+ * What `ready` settles to: the session kept in storage (renewed first if it expired while the app
+ * was closed), else one another tab holds, else, with the refresh token in an HttpOnly cookie, one
+ * the server resumes. Whatever arrives meanwhile (a login, a logout, another tab's session) is
+ * newer than storage and wins.
+ */
+export async function restoreSession<Claims>(context: SessionContext<Claims>): Promise<Session<Claims> | null> {
+  const { machine, store, sync } = context
+  const current = (): Session<Claims> | null => machine.state()?.session ?? null
+  const version = machine.version()
+  let state = await store.load()
+  if (state && !isGen(state.gen, machine.clock())) {
+    context.emit('error', new AuthError('storage', 'storage: the stored session is out of range; it was removed'))
+    state = undefined
+    void store.clear()
+  }
+  if (version !== machine.version() || context.destroyed()) return current()
+  if (!state) {
+    // Memory and sessionStorage are per tab: another tab may hold the session.
+    await sync?.askSiblings()
+    // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
+    if (context.options.refreshTokenInCookie && typeof window !== 'undefined' && version === machine.version()) await resume(context)
+    return current()
+  }
+  // Expired while the app was closed: renew before showing it; transient failures keep it.
+  const usable = isUsable(state, context.options.clock.now(), context.options)
+  context.transition(state, { kind: 'restore', quiet: !usable })
+  if (usable) return state.session
+  try {
+    return (await renewSession(context, state.sid)).session
+  } catch {
+    if (machine.state() === state) context.emit('change', state.session)
+    return current()
+  }
+}
+
+/**
+ * Gets a session with the HttpOnly refresh cookie alone, after a reload. One tab at a time: two
+ * tabs opened together would send the same rotating cookie, and the second would be refused for
+ * reuse. So each asks the others again once it holds the lock, and the first one's session wins.
+ */
+async function resume<Claims>(context: SessionContext<Claims>): Promise<void> {
+  const { machine, sync } = context
+  const attempt = async (): Promise<void> => {
+    const version = machine.version()
+    await sync?.askSiblings()
+    if (version !== machine.version() || context.destroyed()) return
+    try {
+      const state = createSessionState<Claims>('refresh', await context.protocol.refresh(undefined), context.options.clock.now())
+      if (version === machine.version() && !context.destroyed()) context.transition(state, { kind: 'refresh' })
+    } catch (error) {
+      // No cookie, or a dead one: simply logged out. Only a transient failure is worth telling.
+      if (isAuthError(error) && error.code !== 'session_expired') context.emit('error', error)
+    }
+  }
+  await (sync ? sync.exclusive(attempt) : attempt())
+}
