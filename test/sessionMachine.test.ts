@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { createSessionState, toRecord, type SessionState } from '../src/session.js'
+import { createSessionMachine } from '../src/sessionMachine.js'
+
+const NOW = 1_800_000_000_000
+const login = (token = 'opaque'): SessionState<unknown> => createSessionState('login', { accessToken: token, refreshToken: `rt-${token}`, expiresInSec: 300 }, NOW)
+const types = (events: [string, unknown][]) => events.map(([type]) => type)
+
+describe('createSessionMachine', () => {
+  it('a login made here is stamped past the clock, emits login then change, is saved and told to the other tabs', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    machine.see(41)
+    const outcome = machine.apply(login(), { kind: 'login' })
+    expect(outcome.to).toMatchObject({ gen: 42, tab: 'tab-a' })
+    expect(types(outcome.events)).toEqual(['login', 'change'])
+    expect(outcome.persist).toBe('save')
+    expect(outcome.publish).toMatchObject({ type: 'session', cause: 'login', gen: 42 })
+    expect(machine.state()).toBe(outcome.to)
+  })
+
+  it('a logout here names the session it ends, clears storage and emits logout (user) then change(null)', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const { to } = machine.apply(login(), { kind: 'login' })
+    const outcome = machine.apply(undefined, { kind: 'logout', here: true })
+    expect(outcome.publish).toEqual({ type: 'logout', gen: 2, sid: to!.sid })
+    expect(outcome.persist).toBe('clear')
+    expect(outcome.events).toEqual([
+      ['logout', { reason: 'user' }],
+      ['change', null],
+    ])
+  })
+
+  it('a second login revokes the session it replaces', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const first = machine.apply(login('one'), { kind: 'login' }).to
+    expect(machine.apply(login('two'), { kind: 'login' }).revoke).toBe(first)
+  })
+
+  it('a session adopted from another tab is not told back, and a late message of a session that ended changes nothing', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const other = createSessionMachine<unknown>('tab-b')
+    const made = other.apply(login(), { kind: 'login' }).to!
+    const adopted = machine.adopt({ type: 'session', from: 'tab-b', gen: made.gen, cause: 'login', record: toRecord(made) })
+    expect(adopted?.publish).toBeUndefined()
+    expect(types(adopted!.events)).toEqual(['login', 'change'])
+    const ended = machine.adopt({ type: 'logout', from: 'tab-b', gen: 9, sid: made.sid })
+    expect(ended?.events[0]).toEqual(['logout', { reason: 'other-tab' }])
+    expect(machine.adopt({ type: 'session', from: 'tab-b', gen: 99, cause: 'refresh', record: toRecord(made) })).toBeUndefined()
+    expect(machine.state()).toBeUndefined()
+  })
+
+  it('a logout of a session this tab does not hold ends nothing, but is remembered', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const held = machine.apply(login('mine'), { kind: 'login' }).to
+    expect(machine.adopt({ type: 'logout', from: 'tab-b', gen: 50, sid: 'someone-else' })).toBeUndefined()
+    expect(machine.state()).toBe(held)
+    expect(machine.answer('someone-else')).toMatchObject({ type: 'logout', sid: 'someone-else' })
+  })
+
+  it('answers a starting tab with its session, or with the end of its last one, or a bare logout', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    expect(machine.answer()).toEqual({ type: 'logout', gen: 0 })
+    const { to } = machine.apply(login(), { kind: 'login' })
+    expect(machine.answer()).toMatchObject({ type: 'session', cause: 'sync', record: { sid: to!.sid } })
+    machine.apply(undefined, { kind: 'expire', here: true })
+    expect(machine.answer()).toMatchObject({ type: 'expired', sid: to!.sid })
+  })
+
+  it('a quiet restore (an expired session) emits nothing and writes nothing', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const outcome = machine.apply(login(), { kind: 'restore', quiet: true })
+    expect(outcome.events).toEqual([])
+    expect(outcome.persist).toBeUndefined()
+  })
+
+  it('tells which session an access token belongs to', () => {
+    const machine = createSessionMachine<unknown>('tab-a')
+    const { to } = machine.apply(login('t1'), { kind: 'login' })
+    machine.apply(login('t2'), { kind: 'login' })
+    expect(machine.sessionOf('t1')).toBe(to!.sid)
+    expect(machine.sessionOf('t2')).not.toBe(to!.sid)
+    expect(machine.sessionOf('unknown')).toBeUndefined()
+  })
+})
