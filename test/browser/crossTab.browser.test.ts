@@ -65,6 +65,29 @@ describe.skipIf(!hasChromium)('cross-tab in real Chromium', () => {
     expect(suite.server.stats.apiWithToken).toBe(before)
   }, 30_000)
 
+  it.each(['memory', 'local'])('log in, log out, open a second tab, log in there (%s storage): the first tab follows, and both stay logged in across silent refreshes', async (storage) => {
+    // The demo's sequence that lost the session: the second tab's login was "older" than the
+    // first tab's logout, so the first ignored it and then logged the second out at its refresh.
+    suite.server.setLifetime(4)
+    const first = await openTab(`storage=${storage}&refreshMarginMs=2000`)
+    await login(first)
+    await first.evaluate(() => window.auth.logout())
+    const second = await openTab(`storage=${storage}&refreshMarginMs=2000`)
+    const token = await login(second)
+    await expect.poll(() => session(first), { timeout: 2_000 }).toBe(token)
+    // Past two silent refreshes (every ~2 s).
+    await new Promise((resolve) => setTimeout(resolve, 5_000))
+    const [a, b] = await Promise.all([session(first), session(second)])
+    expect(a).not.toBeNull()
+    expect(a).toBe(b)
+    expect(a).not.toBe(token)
+    const ended = await Promise.all(
+      [first, second].map((tab) => tab.evaluate(() => window.events.filter((e) => e.type === 'logout' || e.type === 'session-expired').length)),
+    )
+    expect(ended).toEqual([1, 0]) // the first tab's own logout only
+    expect(suite.server.stats.reuseDetected).toBe(0)
+  }, 30_000)
+
   it('a tab opened after login, with memory storage, is logged in without a request to the server', async () => {
     const first = await openTab()
     const token = await login(first)
