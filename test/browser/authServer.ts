@@ -7,16 +7,32 @@ import { extname, join, normalize } from 'node:path'
 /**
  * A small real auth server for the browser tests: signed JWTs, rotating refresh tokens whose reuse
  * revokes the whole family, and counters of what it saw. It also serves the built package and a
- * test page, so the page and the server share one origin.
+ * test page, so the page and the server share one origin. Users are ada/lovelace and grace/hopper;
+ * every access token carries `sid`, the id of its refresh-token family (one per login).
  */
 export interface TestAuthServer {
   url: string
   stats: { login: number; refresh: number; logout: number; reuseDetected: number; api: number; apiWithToken: number }
+  /**
+   * Refresh requests being answered now, and when the last answer went out (ms since epoch): a test
+   * that closes a tab waits for a quiet moment, since a tab closed while its refresh is on the wire
+   * loses the rotated token, and no client can know whether the server rotated.
+   */
+  refreshActivity: { inFlight: number; lastAnsweredAt: number }
   setLifetime(seconds: number): void
   /** From now on `/api/*` answers 401 to this access token, as a server that revoked it would. */
   rejectAccessToken(token: string): void
   resetStats(): void
   close(): Promise<void>
+}
+
+const users: Record<string, string> = { ada: 'lovelace', grace: 'hopper' }
+
+interface Family {
+  current: string
+  revoked: boolean
+  sub: string
+  sid: string
 }
 
 const base64url = (value: Buffer | string) => Buffer.from(value).toString('base64url')
@@ -25,7 +41,8 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
   const key = randomBytes(32)
   let lifetimeSec = 60
   const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }
-  const families = new Map<string, { current: string; revoked: boolean }>()
+  const refreshActivity = { inFlight: 0, lastAnsweredAt: 0 }
+  const families = new Map<string, Family>()
   const rejected = new Set<string>()
 
   const sign = (payload: object) => {
@@ -41,14 +58,15 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { exp: number; sub: string }
     return claims.exp * 1000 > Date.now() ? claims : undefined
   }
-  const issue = (sub: string, family?: { current: string; revoked: boolean }) => {
+  const issue = (sub: string, family?: Family) => {
     const iat = Math.floor(Date.now() / 1000)
     const refreshToken = `rt-${randomUUID()}`
-    const owner = family ?? { current: refreshToken, revoked: false }
+    const owner = family ?? { current: refreshToken, revoked: false, sub, sid: randomUUID() }
     owner.current = refreshToken
     families.set(refreshToken, owner)
     // A jti makes every token new, even two issued within the same second.
-    return { accessToken: sign({ sub, iat, exp: iat + lifetimeSec, jti: randomUUID() }), refreshToken, expiresIn: lifetimeSec }
+    const claims = { sub, sid: owner.sid, iat, exp: iat + lifetimeSec, jti: randomUUID() }
+    return { accessToken: sign(claims), refreshToken, expiresIn: lifetimeSec }
   }
 
   const readJson = async (request: IncomingMessage): Promise<Record<string, unknown>> => {
@@ -79,20 +97,27 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
       if (request.method === 'POST' && url.pathname === '/auth/login') {
         stats.login++
         const { username, password } = await readJson(request)
-        if (username !== 'ada' || password !== 'lovelace') return json(response, 401, { error: 'invalid_credentials' })
-        return json(response, 200, issue('ada'))
+        const known = typeof username === 'string' && Object.hasOwn(users, username) && users[username] === password
+        if (!known) return json(response, 401, { error: 'invalid_credentials' })
+        return json(response, 200, issue(username as string))
       }
       if (request.method === 'POST' && url.pathname === '/auth/refresh') {
         stats.refresh++
-        const { refreshToken } = await readJson(request)
-        const family = typeof refreshToken === 'string' ? families.get(refreshToken) : undefined
-        if (!family || family.revoked) return json(response, 401, { error: 'invalid_grant' })
-        if (family.current !== refreshToken) {
-          stats.reuseDetected++
-          family.revoked = true
-          return json(response, 401, { error: 'invalid_grant' })
+        refreshActivity.inFlight++
+        try {
+          const { refreshToken } = await readJson(request)
+          const family = typeof refreshToken === 'string' ? families.get(refreshToken) : undefined
+          if (!family || family.revoked) return json(response, 401, { error: 'invalid_grant' })
+          if (family.current !== refreshToken) {
+            stats.reuseDetected++
+            family.revoked = true
+            return json(response, 401, { error: 'invalid_grant' })
+          }
+          return json(response, 200, issue(family.sub, family))
+        } finally {
+          refreshActivity.inFlight--
+          refreshActivity.lastAnsweredAt = Date.now()
         }
-        return json(response, 200, issue('ada', family))
       }
       if (request.method === 'POST' && url.pathname === '/auth/logout') {
         stats.logout++
@@ -135,6 +160,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
   return {
     url: `http://127.0.0.1:${port}`,
     stats,
+    refreshActivity,
     setLifetime: (seconds) => void (lifetimeSec = seconds),
     rejectAccessToken: (token) => void rejected.add(token),
     resetStats: () => Object.assign(stats, { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, apiWithToken: 0 }),
