@@ -12,7 +12,7 @@ import type { Credentials, Protocol } from './protocols/Protocol.js'
 import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
-import { createSessionMachine, type Outcome, type Transition } from './sessionMachine.js'
+import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
 import { renewSession, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { restoreSession } from './sessionRestore.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
@@ -70,7 +70,7 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #scheduler: Scheduler
   readonly #flight: RefreshFlight<SessionState<Claims>>
   readonly #tabId = randomId()
-  readonly #machine = createSessionMachine<Claims>(this.#tabId)
+  readonly #machine: SessionMachine<Claims>
   readonly #sync: CrossTabSync | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
@@ -82,6 +82,7 @@ export class AuthClient<Claims = JwtPayload> {
 
   constructor(options: AuthClientOptions) {
     const o = (this.#options = resolveOptions(options))
+    this.#machine = createSessionMachine(this.#tabId, () => o.clock.now())
     this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
     this.#store = createSessionStore(o, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
@@ -281,8 +282,12 @@ export class AuthClient<Claims = JwtPayload> {
     // its result is told, or the tab that takes over would send the spent token again.
     const sync = this.#sync
     const flight = this.#flight.current()
-    if (flight) void flight.catch(noop).finally(() => sync?.close())
-    else sync?.close()
+    if (flight) {
+      sync?.recheck() // a follower waiting on the leader gives up now
+      void flight.catch(noop).finally(() => sync?.close())
+    } else {
+      sync?.close()
+    }
   }
 
   #renew(sid: string): Promise<SessionState<Claims>> {

@@ -2,7 +2,7 @@ import type { Change, Outgoing } from './crossTab/crossTabSync.js'
 import { AuthError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { fromRecord, toRecord, type SessionState } from './session.js'
-import { replaces } from './sessionOrder.js'
+import { nextGen, replaces } from './sessionOrder.js'
 
 /** How the session changes: made here, read back from storage, taken from another tab, or ended. */
 export type Transition =
@@ -64,7 +64,7 @@ const remember = <V>(map: Map<string, V>, key: string, value: V): void => {
  * tab's change, logout and expiry. Each gives the events it means, computed from the state it
  * produced, and what storage, the other tabs and the server must be told.
  */
-export function createSessionMachine<Claims>(tabId: string): SessionMachine<Claims> {
+export function createSessionMachine<Claims>(tabId: string, now: () => number): SessionMachine<Claims> {
   let state: SessionState<Claims> | undefined
   let clock = 0
   let version = 0
@@ -79,7 +79,7 @@ export function createSessionMachine<Claims>(tabId: string): SessionMachine<Clai
   function apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims> {
     const from = state
     const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
-    const next = to && made ? { ...to, gen: ++clock, tab: tabId } : to
+    const next = to && made ? { ...to, gen: (clock = nextGen(clock, now())), tab: tabId } : to
     if (next) see(next.gen)
     version++
     state = next
@@ -89,7 +89,7 @@ export function createSessionMachine<Claims>(tabId: string): SessionMachine<Clai
       const here = 'here' in how && how.here
       if (from) remember(ended, from.sid, type)
       outcome.persist = 'clear'
-      if (here && from) outcome.publish = { type, gen: ++clock, sid: from.sid }
+      if (here && from) outcome.publish = { type, gen: (clock = nextGen(clock, now())), sid: from.sid }
       outcome.events.push(
         type === 'logout'
           ? ['logout', { reason: here ? 'user' : 'other-tab' }]

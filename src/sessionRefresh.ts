@@ -7,6 +7,7 @@ import type { RefreshFlight } from './refreshFlight.js'
 import type { Scheduler } from './scheduler.js'
 import { createSessionState, toRecord, type SessionState, type TokenResponse } from './session.js'
 import type { SessionMachine, Transition } from './sessionMachine.js'
+import { nextGen } from './sessionOrder.js'
 import type { SessionStore } from './storage/sessionStore.js'
 
 /** What the client's session work (renewing, restoring) needs from it. */
@@ -61,7 +62,9 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   const { machine, sync, protocol } = deps
   const from = machine.state()
   if (!from || from.sid !== sid || deps.destroyed()) throw noSessionError(deps.destroyed(), 'refresh')
-  const stale = (): boolean => machine.state() !== from
+  // A tab destroyed while it waits must not go on: a follower would end up stealing the lock and
+  // sending a refresh token the leader has used meanwhile.
+  const stale = (): boolean => deps.destroyed() || machine.state() !== from
   // Only one tab sends the refresh token; the others get the result from it.
   if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return successor(deps, from)
   if (stale()) return successor(deps, from)
@@ -83,7 +86,7 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
     ...createSessionState<Claims>('refresh', tokens, deps.options.clock.now()),
     refreshToken: tokens.refreshToken ?? from.refreshToken,
     sid: from.sid,
-    rotation: from.rotation + 1,
+    rotation: Math.min(from.rotation + 1, Number.MAX_SAFE_INTEGER),
   }
   if (deps.destroyed() || stale()) return arrivedLate(deps, from, next)
   // A listener may have logged out already: the callers then get no session, not a dead one.
@@ -99,7 +102,7 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
 function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
   const held = deps.machine.state()
   if (deps.destroyed() && held === from) {
-    const state = { ...late, gen: deps.machine.clock() + 1, tab: deps.tabId }
+    const state = { ...late, gen: nextGen(deps.machine.clock(), deps.options.clock.now()), tab: deps.tabId }
     void deps.store.save(state)
     deps.sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
   } else if (held?.sid !== from.sid) {

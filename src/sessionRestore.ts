@@ -15,7 +15,7 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
   const current = (): Session<Claims> | null => machine.state()?.session ?? null
   const version = machine.version()
   let state = await store.load()
-  if (state && !isGen(state.gen, machine.clock())) {
+  if (state && !isGen(state.gen, machine.clock(), context.options.clock.now())) {
     context.emit('error', new AuthError('storage', 'storage: the stored session is out of range; it was removed'))
     state = undefined
     void store.clear()

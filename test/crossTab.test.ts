@@ -347,6 +347,63 @@ describe('cross-tab: one session everywhere', () => {
     await vi.waitFor(() => expect(storage.getItem(`cross-tab-${key}`)).toBeNull())
   })
 
+  it('a follower destroyed while the leader refreshes for it never steals the lock or sends the spent refresh token: the other tabs stay logged in', async () => {
+    const [a, b, c] = await openTabs(3, { requestTimeoutMs: 400 })
+    await a!.login(ADA)
+    await vi.waitFor(() => [b, c].forEach((tab) => expect(tab!.getSession()).not.toBeNull()))
+    let release: (() => void) | undefined
+    server.use(
+      http.post(`${BASE_URL}/auth/refresh`, async () => {
+        // Then falls through to the mock server's own handler.
+        await new Promise<void>((resolve) => (release = resolve))
+      }, { once: true }),
+    )
+    const pending = b!.refresh().catch((error: AuthError) => error.code)
+    await vi.waitFor(() => expect(release).toBeDefined()) // the leader is refreshing for b
+    b!.destroy() // a React unmount while a fetch waits for a token
+    release!()
+    await new Promise((resolve) => setTimeout(resolve, 1_000)) // past requestTimeoutMs + lockTimeoutMs
+    expect(await pending).toBe('destroyed')
+    expect(mock().counts.refresh).toBe(1)
+    expect(mock().counts.reuseDetected).toBe(0)
+    expect(a!.getSession()).not.toBeNull()
+    expect(c!.getSession()?.accessToken).toBe(a!.getSession()?.accessToken)
+    expect((await c!.fetch(API)).status).toBe(200)
+  })
+
+  it('one forged hello at the largest generation allowed cuts off neither a tab opened later nor a reload from shared storage', async () => {
+    const storage = memoryStorage() // stands for localStorage, shared by the page's clients
+    const [a] = await openTabs(1, { storage })
+    const intruder = new BroadcastChannel(channelName())
+    intruder.postMessage({ type: 'hello', from: 'zz', gen: Date.now() + 2 ** 32 })
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    intruder.close()
+    const session = await a!.login(ADA)
+    expect((await openTab().ready)?.accessToken).toBe(session.accessToken)
+    a!.destroy() // the page reloads
+    const reloaded = openTab({ storage })
+    const errors = record<AuthError>((listener) => reloaded.on('error', listener))
+    expect((await reloaded.ready)?.accessToken).toBe(session.accessToken)
+    expect(errors).toEqual([])
+  })
+
+  it('a stored rotation count at MAX_SAFE_INTEGER stays a safe integer after a refresh, and the tabs still agree', async () => {
+    const storage = memoryStorage()
+    const [lone] = await openTabs(1, { storage, crossTab: false })
+    await lone!.login(ADA)
+    await vi.waitFor(() => expect(storage.getItem(`cross-tab-${key}`)).not.toBeNull())
+    lone!.destroy()
+    const stored = JSON.parse(storage.getItem(`cross-tab-${key}`) as string)
+    storage.setItem(`cross-tab-${key}`, JSON.stringify({ ...stored, rotation: Number.MAX_SAFE_INTEGER }))
+    const [a, b] = await openTabs(2, { storage })
+    const refreshed = await a!.refresh()
+    await vi.waitFor(() => expect(b!.getSession()?.accessToken).toBe(refreshed.accessToken))
+    expect(Number.isSafeInteger(JSON.parse(storage.getItem(`cross-tab-${key}`) as string).rotation)).toBe(true)
+    await b!.refresh()
+    await vi.waitFor(() => expect(a!.getSession()?.accessToken).toBe(b!.getSession()?.accessToken))
+    expect(mock().counts.reuseDetected).toBe(0)
+  })
+
   it('crossTab: false keeps a tab to itself', async () => {
     const a = openTab({ crossTab: false })
     const b = openTab({ crossTab: false })

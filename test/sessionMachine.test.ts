@@ -7,8 +7,18 @@ const login = (token = 'opaque'): SessionState<unknown> => createSessionState('l
 const types = (events: [string, unknown][]) => events.map(([type]) => type)
 
 describe('createSessionMachine', () => {
+  it('a change made here is stamped with the wall clock, or past the largest generation seen when that is larger', () => {
+    let now = 5_000
+    const machine = createSessionMachine<unknown>('tab-a', () => now)
+    expect(machine.apply(login('one'), { kind: 'login' }).to?.gen).toBe(5_000)
+    machine.see(9_000)
+    expect(machine.apply(login('two'), { kind: 'login' }).to?.gen).toBe(9_001)
+    now = 20_000
+    expect(machine.apply(undefined, { kind: 'logout', here: true }).publish?.gen).toBe(20_000)
+  })
+
   it('a login made here is stamped past the clock, emits login then change, is saved and told to the other tabs', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     machine.see(41)
     const outcome = machine.apply(login(), { kind: 'login' })
     expect(outcome.to).toMatchObject({ gen: 42, tab: 'tab-a' })
@@ -19,7 +29,7 @@ describe('createSessionMachine', () => {
   })
 
   it('a logout here names the session it ends, clears storage and emits logout (user) then change(null)', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const { to } = machine.apply(login(), { kind: 'login' })
     const outcome = machine.apply(undefined, { kind: 'logout', here: true })
     expect(outcome.publish).toEqual({ type: 'logout', gen: 2, sid: to!.sid })
@@ -31,14 +41,14 @@ describe('createSessionMachine', () => {
   })
 
   it('a second login revokes the session it replaces', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const first = machine.apply(login('one'), { kind: 'login' }).to
     expect(machine.apply(login('two'), { kind: 'login' }).revoke).toBe(first)
   })
 
   it('a session adopted from another tab is not told back, and a late message of a session that ended changes nothing', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
-    const other = createSessionMachine<unknown>('tab-b')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
+    const other = createSessionMachine<unknown>('tab-b', () => 0)
     const made = other.apply(login(), { kind: 'login' }).to!
     const adopted = machine.adopt({ type: 'session', from: 'tab-b', gen: made.gen, cause: 'login', record: toRecord(made) })
     expect(adopted?.publish).toBeUndefined()
@@ -50,7 +60,7 @@ describe('createSessionMachine', () => {
   })
 
   it('a logout of a session this tab does not hold ends nothing, but is remembered', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const held = machine.apply(login('mine'), { kind: 'login' }).to
     expect(machine.adopt({ type: 'logout', from: 'tab-b', gen: 50, sid: 'someone-else' })).toBeUndefined()
     expect(machine.state()).toBe(held)
@@ -58,7 +68,7 @@ describe('createSessionMachine', () => {
   })
 
   it('answers a starting tab with its session, or with the end of its last one, or a bare logout', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     expect(machine.answer()).toEqual({ type: 'logout', gen: 0 })
     const { to } = machine.apply(login(), { kind: 'login' })
     expect(machine.answer()).toMatchObject({ type: 'session', cause: 'sync', record: { sid: to!.sid } })
@@ -67,14 +77,14 @@ describe('createSessionMachine', () => {
   })
 
   it('a quiet restore (an expired session) emits nothing and writes nothing', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const outcome = machine.apply(login(), { kind: 'restore', quiet: true })
     expect(outcome.events).toEqual([])
     expect(outcome.persist).toBeUndefined()
   })
 
   it('tells which session an access token belongs to', () => {
-    const machine = createSessionMachine<unknown>('tab-a')
+    const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const { to } = machine.apply(login('t1'), { kind: 'login' })
     machine.apply(login('t2'), { kind: 'login' })
     expect(machine.sessionOf('t1')).toBe(to!.sid)

@@ -1,25 +1,34 @@
 import { fc, test } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
-import { isGen, isLater, replaces, type Identity } from '../src/sessionOrder.js'
+import { isGen, isLater, nextGen, replaces, type Identity } from '../src/sessionOrder.js'
 
-const id = (sid: string, rotation: number, gen: number, tab = 't1'): Identity => ({ sid, rotation, gen, tab })
+const id = (sid: string, gen: number, tab = 't1'): Identity => ({ sid, gen, tab })
+const NOW = 1_800_000_000_000
 const none = new Set<string>()
 
 describe('isGen', () => {
-  it('accepts a safe, non-negative generation up to 2^32 ahead of the clock', () => {
-    expect(isGen(0, 0)).toBe(true)
-    expect(isGen(2 ** 32, 0)).toBe(true)
-    expect(isGen(2 ** 32 + 1, 0)).toBe(false)
-    expect(isGen(2 ** 40, 2 ** 40 - 5)).toBe(true)
+  it('accepts a safe, non-negative generation up to 2^32 ms ahead of the wall clock or of the largest one seen', () => {
+    expect(isGen(0, 0, NOW)).toBe(true)
+    expect(isGen(NOW + 2 ** 32, 0, NOW)).toBe(true)
+    expect(isGen(NOW + 2 ** 32 + 1, 0, NOW)).toBe(false)
+    expect(isGen(NOW + 2 ** 33, NOW + 2 ** 32, NOW)).toBe(true)
   })
 
-  it.each([-1, 1.5, NaN, Infinity, Number.MAX_SAFE_INTEGER, '3', null])('refuses %s', (gen) => {
-    expect(isGen(gen, Number.MAX_SAFE_INTEGER)).toBe(false)
+  it.each([-1, 1.5, NaN, Infinity, Number.MAX_SAFE_INTEGER, 2 ** 52 + 1, '3', null])('refuses %s', (gen) => {
+    expect(isGen(gen, 2 ** 52, NOW)).toBe(false)
   })
 
-  test.prop([fc.nat(), fc.integer({ min: 0, max: 100 })])('no accepted generation leaves room for fewer than 2^32 more changes', (clock, extra) => {
-    const gen = clock + extra
-    if (isGen(gen, clock)) expect(Number.isSafeInteger(gen + 2 ** 32)).toBe(true)
+  it('a tab that starts after one message pushed the clocks 2^32 ahead still reads the generations stamped after it', () => {
+    const pushed = NOW + 2 ** 32
+    const stampedAfter = nextGen(pushed, NOW + 1_000)
+    expect(isGen(stampedAfter, 0, NOW + 1_000)).toBe(true)
+  })
+
+  test.prop([fc.nat({ max: 2 ** 52 }), fc.nat({ max: 2 ** 45 })])('the next generation is past the clock (until the cap) and always safe', (clock, now) => {
+    const gen = nextGen(clock, now)
+    expect(Number.isSafeInteger(gen)).toBe(true)
+    expect(gen).toBeGreaterThanOrEqual(Math.min(clock + 1, 2 ** 52))
+    expect(gen).toBeGreaterThanOrEqual(Math.min(now, 2 ** 52))
   })
 })
 
@@ -39,26 +48,23 @@ describe('isLater', () => {
 
 describe('replaces', () => {
   it('any session that has not ended replaces no session, whatever its generation', () => {
-    expect(replaces(id('s', 0, 1), undefined, none)).toBe(true)
+    expect(replaces(id('s', 1), undefined, none)).toBe(true)
   })
 
-  it('a session that ended never comes back, even with a later generation or rotation', () => {
-    expect(replaces(id('s', 9, 1_000), undefined, new Set(['s']))).toBe(false)
-    expect(replaces(id('s', 9, 1_000), id('other', 0, 1), new Set(['s']))).toBe(false)
+  it('a session that ended never comes back, even with a later generation', () => {
+    expect(replaces(id('s', 1_000), undefined, new Set(['s']))).toBe(false)
+    expect(replaces(id('s', 1_000), id('other', 1), new Set(['s']))).toBe(false)
   })
 
-  it('within one session the later rotation wins, whatever the generations', () => {
-    expect(replaces(id('s', 2, 1), id('s', 1, 50), none)).toBe(true)
-    expect(replaces(id('s', 1, 50), id('s', 2, 1), none)).toBe(false)
-  })
-
-  it('between two sessions the later stamp wins', () => {
-    expect(replaces(id('b', 0, 6), id('a', 4, 5), none)).toBe(true)
-    expect(replaces(id('b', 0, 5, 't0'), id('a', 4, 5, 't1'), none)).toBe(false)
+  it('the later stamp wins, within one session (a later refresh) as between two', () => {
+    expect(replaces(id('s', 6), id('s', 5), none)).toBe(true)
+    expect(replaces(id('s', 5), id('s', 6), none)).toBe(false)
+    expect(replaces(id('b', 6), id('a', 5), none)).toBe(true)
+    expect(replaces(id('b', 5, 't0'), id('a', 5, 't1'), none)).toBe(false)
   })
 
   it('the same state heard again replaces nothing', () => {
-    const state = id('s', 3, 7)
+    const state = id('s', 7)
     expect(replaces({ ...state }, state, none)).toBe(false)
   })
 })

@@ -55,6 +55,8 @@ export interface CrossTabSync {
   askSiblings(): Promise<void>
   /** Runs `task`, which must not reject, while no other tab runs its own (a Web Lock). */
   exclusive(task: () => Promise<void>): Promise<unknown>
+  /** Checks every wait again now: the host changed without a message (it is being destroyed). */
+  recheck(): void
   close(): void
 }
 
@@ -96,7 +98,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   const { name } = config
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event) => {
-    const message = parseTabMessage(event.data, host.clock())
+    const message = parseTabMessage(event.data, host.clock(), config.clock.now())
     if (message) onMessage(message)
   }
   let closed = false
@@ -176,6 +178,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         continue
       }
       // No answer in time: the leader is frozen or hung. Take the lock and do it here.
+      if (stale()) return false
       leadership.steal()
       return true
     }
@@ -196,6 +199,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       // A lock refused outright (a sandboxed frame) runs the task alone.
       return config.locks.request(`${name}:exclusive`, task).catch(task)
     },
+    recheck: () => notify(),
     close() {
       closed = true
       channel.close()

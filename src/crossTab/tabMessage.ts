@@ -23,25 +23,26 @@ export type TabMessage =
   /** The leader's renewal of `sid` at `rotation` failed for a transient reason. */
   | { type: 'failed'; from: string; gen: number; sid: string; rotation: number; code: TransientCode }
 
-const isRecord = (value: unknown, clock: number): boolean => {
+const isRecord = (value: unknown, clock: number, now: number): boolean => {
   const state = fromRecord(value)
-  return state !== undefined && isGen(state.gen, clock) && (value as SessionRecord).sid !== undefined
+  return state !== undefined && isGen(state.gen, clock, now) && (value as SessionRecord).sid !== undefined
 }
 const isSid = (value: unknown): boolean => typeof value === 'string' && value !== ''
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
- * `undefined` and ignored. A generation too far ahead of `clock`, this tab's, is malformed too.
+ * `undefined` and ignored. A generation too far ahead of this tab's `clock` and the wall clock `now`
+ * is malformed too (sessionOrder.ts).
  */
-export function parseTabMessage(data: unknown, clock: number): TabMessage | undefined {
+export function parseTabMessage(data: unknown, clock: number, now: number): TabMessage | undefined {
   if (typeof data !== 'object' || data === null) return undefined
   const message = data as Record<string, unknown>
   const { type, from, gen } = message
-  if (typeof from !== 'string' || from === '' || !isGen(gen, clock)) return undefined
+  if (typeof from !== 'string' || from === '' || !isGen(gen, clock, now)) return undefined
   const valid =
     type === 'hello' ||
-    (type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string) && isRecord(message.record, clock)) ||
-    (type === 'refresh-request' && isRecord(message.record, clock)) ||
+    (type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string) && isRecord(message.record, clock, now)) ||
+    (type === 'refresh-request' && isRecord(message.record, clock, now)) ||
     (type === 'logout' && (message.sid === undefined || isSid(message.sid))) ||
     (type === 'expired' && isSid(message.sid)) ||
     ((type === 'ack' || (type === 'failed' && isTransient(message.code))) &&
