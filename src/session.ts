@@ -60,9 +60,11 @@ export interface SessionRecord {
 export const randomId = (): string => Math.random().toString(36).slice(2) + Date.now().toString(36)
 
 /**
- * The longest lifetime taken from a server: ten years. Beyond it the number is nonsense (`expires_in:
- * 1e308` would give an expiry of Infinity, which storage and timers cannot hold), not a long session.
+ * The lifetimes taken from a server: one second to ten years. Beyond them the number is nonsense,
+ * not a session: `expires_in: 1e308` gives an expiry of Infinity, which storage and timers cannot
+ * hold, and `expires_in: 0.001` a token that is stale on arrival and renewed in a loop.
  */
+const MIN_LIFETIME_MS = 1_000
 const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
 
 function decodeClaims(accessToken: string): Record<string, unknown> | undefined {
@@ -109,7 +111,7 @@ export function createSessionState<Claims>(operation: string, tokens: TokenRespo
   const claims = decodeClaims(tokens.accessToken) ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
   if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', `${operation}: the token has no expiry, or has expired`)
-  if (!(lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', `${operation}: the token's lifetime is out of range`)
+  if (!(lifetime >= MIN_LIFETIME_MS && lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', `${operation}: the token's lifetime is out of range`)
   return {
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,
@@ -155,8 +157,7 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !(record.refreshToken === undefined || nonEmptyString(record.refreshToken)) ||
     expiresAt === undefined ||
     receivedAt === undefined ||
-    receivedAt >= expiresAt ||
-    expiresAt - receivedAt > MAX_LIFETIME_MS ||
+    !(expiresAt - receivedAt >= MIN_LIFETIME_MS && expiresAt - receivedAt <= MAX_LIFETIME_MS) ||
     !optional(record.sid, nonEmptyString) ||
     !optional(record.rotation, count) ||
     !optional(record.gen, count) ||

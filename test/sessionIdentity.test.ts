@@ -113,6 +113,7 @@ describe('login', () => {
 
   it.each([
     ['an opaque token with expires_in: 1e308', { expires_in: 1e308 }],
+    ['an opaque token with expires_in: 0.001 (stale on arrival, renewed in a loop)', { expires_in: 0.001 }],
     ['a JWT exp near 1e306 and no expires_in', { exp: 1e306 }],
   ])('a login answered with %s rejects with invalid_response, keeps no session, and revokes what it got', async (_, odd) => {
     const auth = client()
@@ -126,6 +127,7 @@ describe('login', () => {
     await expect(auth.login(ADA)).rejects.toMatchObject({ code: 'invalid_response' })
     expect(auth.getSession()).toBeNull()
     await vi.waitFor(() => expect(revoked).toEqual(['rt-odd']))
+    expect(mock().counts.refresh).toBe(0)
   })
 })
 
