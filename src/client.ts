@@ -13,7 +13,7 @@ import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
-import { renewSession, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
+import { renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { restoreSession } from './sessionRestore.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
@@ -336,7 +336,7 @@ export class AuthClient<Claims = JwtPayload> {
       this.#flight.wake()
     }
     if (persist) this.#persisted = persist === 'save' ? this.#store.save(to!) : this.#store.clear()
-    if (revoke) void this.#protocol.revoke(revoke.session.accessToken, revoke.refreshToken)
+    if (revoke) revokeReplaced(this.#context, revoke)
     // A session is told once it is stored, so a tab that reads storage finds it; an end at once.
     if (publish?.type === 'session') void this.#persisted.then(() => this.#state === to && this.#sync?.publish(publish))
     else if (publish) this.#sync?.publish(publish)

@@ -106,9 +106,20 @@ function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Cl
     void deps.store.save(state)
     deps.sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
   } else if (held?.sid !== from.sid) {
-    void deps.protocol.revoke(late.session.accessToken, late.refreshToken)
+    revokeReplaced(deps, late)
   }
   return successor(deps, from)
+}
+
+/**
+ * Revokes a session that another one replaced, or tokens that arrived too late. With the refresh
+ * token in an HttpOnly cookie there is nothing of its own to send: the revocation would carry the
+ * cookie, which by now belongs to the session that replaced it, and end that one instead.
+ */
+export function revokeReplaced<Claims>(deps: SessionContext<Claims>, state: SessionState<Claims>): void {
+  if (state.refreshToken !== undefined || !deps.options.refreshTokenInCookie) {
+    void deps.protocol.revoke(state.session.accessToken, state.refreshToken)
+  }
 }
 
 /** The token to replay a request with after a 401 on `rejected`: only one of the same session. */

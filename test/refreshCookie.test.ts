@@ -116,4 +116,25 @@ describe('refreshTokenInCookie', () => {
     await auth.logout()
     expect(sent).toEqual([expected, expected, expected])
   })
+
+  it('a second login() (switching user) revokes nothing: the revocation would carry the cookie, which now holds the new session', async () => {
+    const auth = open({ crossTab: false })
+    await auth.ready
+    const logouts: unknown[] = []
+    server.use(
+      http.post(`${BASE_URL}/auth/login`, async ({ request }) => {
+        const { username } = (await request.json()) as { username: string }
+        return HttpResponse.json({ accessToken: await mock().issueAccessToken(username), expiresIn: 300 })
+      }),
+      http.post(`${BASE_URL}/auth/logout`, ({ request }) => {
+        logouts.push(request.headers.get('authorization'))
+        return new HttpResponse(null, { status: 204 })
+      }),
+    )
+    await auth.login({ username: 'ada', password: 'lovelace' })
+    const grace = await auth.login({ username: 'grace', password: 'hopper' })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(logouts).toEqual([])
+    expect(auth.getSession()).toBe(grace)
+  })
 })
