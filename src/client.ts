@@ -123,6 +123,7 @@ export class AuthClient<Claims = JwtPayload> {
       options: o,
       transition: (to, how) => this.#transition(to, how),
       emit: (type, payload) => this.#emit(type, payload),
+      arrive: (state) => this.#perform(this.#machine.arrive(state, 'sync')),
       destroyed: () => this.#destroyed,
     }
     this.ready = restoreSession(this.#context)
@@ -207,12 +208,9 @@ export class AuthClient<Claims = JwtPayload> {
   async logout(): Promise<LogoutResult> {
     this.#intents++
     const state = this.#state
-    if (state) {
-      this.#transition(undefined, { kind: 'logout', here: true })
-    } else {
-      this.#machine.touch() // a session on its way (a cookie resume) is over too
-      this.#persisted = this.#store.clear()
-    }
+    // Without a session here the tab remembers when it logged out: a session on its way (from
+    // storage, another tab or a cookie resume, while the tab starts) is ended when it arrives.
+    this.#transition(undefined, { kind: 'logout', here: true })
     await this.#persisted
     // With the refresh token in an HttpOnly cookie, the server may hold a session this page has not
     // loaded yet (a resume on its way): only the server can end that one.

@@ -2,7 +2,7 @@ import type { Change, Outgoing } from './crossTab/crossTabSync.js'
 import { AuthError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { fromRecord, toRecord, type SessionState } from './session.js'
-import { nextGen, replaces } from './sessionOrder.js'
+import { isLater, nextGen, replaces, type Stamp } from './sessionOrder.js'
 
 /** How the session changes: made here, read back from storage, taken from another tab, or ended. */
 export type Transition =
@@ -43,6 +43,12 @@ export interface SessionMachine<Claims> {
   apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims>
   /** A change from another tab, applied when the order says it replaces what this tab holds. */
   adopt(change: Change): Outcome<Claims> | undefined
+  /**
+   * A session this tab learns of (from another tab, or from storage after the tab moved on): taken
+   * when it replaces what this tab holds; ended everywhere when it was made before a logout here
+   * that did not know it (a logout in a tab that was still starting).
+   */
+  arrive(state: SessionState<Claims>, cause: 'login' | 'refresh' | 'sync'): Outcome<Claims> | undefined
   /** What this tab tells a tab that asks (about `sid`, when given): that it ended, or what it holds. */
   answer(sid?: string): Outgoing<Change>
   /** The session an access token of late belongs to. */
@@ -72,6 +78,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   const ended = new Map<string, 'logout' | 'expired'>()
   /** Which session each recent access token belongs to. */
   const sessions = new Map<string, string>()
+  /** When this tab last logged out: a session made before it that arrives later is ended too. */
+  let loggedOutAt: Stamp | undefined
   const see = (gen: number): void => {
     if (gen > clock) clock = gen
   }
@@ -87,9 +95,16 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     if (!next) {
       const type = how.kind === 'logout' ? 'logout' : 'expired'
       const here = 'here' in how && how.here
-      if (from) remember(ended, from.sid, type)
       outcome.persist = 'clear'
-      if (here && from) outcome.publish = { type, gen: (clock = nextGen(clock, now())), sid: from.sid }
+      const gen = here ? (clock = nextGen(clock, now())) : clock
+      if (here && type === 'logout') loggedOutAt = { gen, tab: tabId }
+      // A logout with no session here changes nothing else: there is nothing to name, or to tell.
+      if (!from) {
+        outcome.events = []
+        return outcome
+      }
+      remember(ended, from.sid, type)
+      if (here) outcome.publish = { type, gen, sid: from.sid }
       outcome.events.push(
         type === 'logout'
           ? ['logout', { reason: here ? 'user' : 'other-tab' }]
@@ -109,6 +124,15 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     return outcome
   }
 
+  function arrive(next: SessionState<Claims>, cause: 'login' | 'refresh' | 'sync'): Outcome<Claims> | undefined {
+    if (loggedOutAt && !ended.has(next.sid) && !isLater(next, loggedOutAt)) {
+      remember(ended, next.sid, 'logout')
+      const publish = { type: 'logout', gen: (clock = nextGen(clock, now())), sid: next.sid } as const
+      return { from: state, to: state, events: [], persist: undefined, publish, revoke: next }
+    }
+    return replaces(next, state, ended) ? apply(next, { kind: 'adopt', cause }) : undefined
+  }
+
   return {
     state: () => state,
     clock: () => clock,
@@ -118,12 +142,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       version++
     },
     apply,
+    arrive,
     adopt(change) {
-      if (change.type === 'session') {
-        // Validated when it arrived (crossTab/tabMessage.ts).
-        const next = fromRecord<Claims>(change.record)!
-        return replaces(next, state, ended) ? apply(next, { kind: 'adopt', cause: change.cause }) : undefined
-      }
+      // A session was validated when it arrived (crossTab/tabMessage.ts).
+      if (change.type === 'session') return arrive(fromRecord<Claims>(change.record)!, change.cause)
       if (!change.sid) return undefined
       if (state?.sid === change.sid) return apply(undefined, { kind: change.type === 'logout' ? 'logout' : 'expire', here: false })
       remember(ended, change.sid, change.type)

@@ -23,6 +23,8 @@ export interface SessionContext<Claims> {
   /** Applies a transition and carries it out; returns the state it produced. */
   transition(to: SessionState<Claims> | undefined, how: Transition): SessionState<Claims> | undefined
   emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void
+  /** A session this tab learns of late (see SessionMachine.arrive), carried out. */
+  arrive(state: SessionState<Claims>): void
   destroyed(): boolean
 }
 

@@ -20,7 +20,12 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
     state = undefined
     void store.clear()
   }
-  if (version !== machine.version() || context.destroyed()) return current()
+  if (context.destroyed()) return current()
+  // A login, logout or another tab's session came first: the stored one is only news now.
+  if (version !== machine.version()) {
+    if (state) context.arrive(state)
+    return current()
+  }
   if (!state) {
     // Memory and sessionStorage are per tab: another tab may hold the session.
     await sync?.askSiblings()

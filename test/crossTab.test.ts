@@ -404,6 +404,28 @@ describe('cross-tab: one session everywhere', () => {
     expect(mock().counts.reuseDetected).toBe(0)
   })
 
+  it.each([
+    ['memory storage: the session comes from the other tab', false],
+    ['shared storage: the session comes from storage', true],
+  ])('logout() in a tab that is still starting (%s): it stays logged out, and that session ends in every tab', async (_, shared) => {
+    const storage = memoryStorage()
+    const [a] = await openTabs(1, shared ? { storage } : {})
+    await a!.login(ADA)
+    await vi.waitFor(() => shared && expect(storage.getItem(`cross-tab-${key}`)).not.toBeNull())
+    const b = openTab(shared ? { storage } : {})
+    const changes = record((listener) => b.on('change', listener))
+    await b.logout() // before b has heard of the session
+
+    expect(b.getSession()).toBeNull()
+    await b.ready
+    await vi.waitFor(() => expect(a!.getSession()).toBeNull())
+    expect(b.getSession()).toBeNull()
+    expect(changes).toEqual([])
+    // A later login is not caught by that logout.
+    const later = await a!.login(ADA)
+    await vi.waitFor(() => expect(b.getSession()?.accessToken).toBe(later.accessToken))
+  })
+
   it('crossTab: false keeps a tab to itself', async () => {
     const a = openTab({ crossTab: false })
     const b = openTab({ crossTab: false })
