@@ -96,8 +96,14 @@ export class AuthClient<Claims = JwtPayload> {
               ...this.#machine,
               tabId: this.#tabId,
               held: () => this.#state && toRecord(this.#state),
-              adopt: (change) => this.#destroyed || this.#perform(this.#machine.adopt(change)),
-              refresh: () => this.refresh(),
+              adopt: (change) => {
+                const outcome = this.#machine.adopt(change)
+                // Destroyed, it still follows the other tabs while its channel is open (a refresh in
+                // flight must know whether its answer is still news), but acts on nothing.
+                if (!this.#destroyed) this.#perform(outcome)
+              },
+              // Joins the flight in progress, also once destroyed (see destroy()).
+              refresh: () => (this.#state ? this.#renew(this.#state.sid) : Promise.reject(this.#gone('refresh'))),
             },
             {
               ...o,
@@ -237,7 +243,7 @@ export class AuthClient<Claims = JwtPayload> {
 
   /**
    * A valid access token, refreshed first when it has less than `minTokenValidityMs` left;
-   * `null` when logged out.
+   * `null` when logged out, or when the session current at the call ended meanwhile.
    *
    * @example
    * ```ts
@@ -248,9 +254,11 @@ export class AuthClient<Claims = JwtPayload> {
    *   token is expired and the server could not be reached.
    */
   async getAccessToken(): Promise<string | null> {
+    // The session of the call: one that ends meanwhile gives no token, never a later session's.
+    const sid = this.#state?.sid
     await this.ready
     const state = this.#state
-    if (!state) return null
+    if (!state || (sid !== undefined && state.sid !== sid)) return null
     if (this.#usable(state)) return state.session.accessToken
     try {
       return (await this.#renew(state.sid)).session.accessToken
@@ -281,7 +289,7 @@ export class AuthClient<Claims = JwtPayload> {
     const sync = this.#sync
     const flight = this.#flight.current()
     if (flight) {
-      sync?.recheck() // a follower waiting on the leader gives up now
+      sync?.retire() // a follower waiting on the leader gives up now
       void flight.catch(noop).finally(() => sync?.close())
     } else {
       sync?.close()

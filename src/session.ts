@@ -41,6 +41,8 @@ export interface SessionState<Claims> {
   readonly gen: number
   /** The tab that made this state: it breaks ties between equal generations. */
   readonly tab: string
+  /** The generation of the login that made the session: a logout made after it ends it. */
+  readonly born: number
 }
 
 /** The shape written to storage and sent to other tabs. Version it so a future format can tell old records apart. */
@@ -54,6 +56,7 @@ export interface SessionRecord {
   rotation?: number
   gen?: number
   tab?: string
+  born?: number
 }
 
 /** A random id for a session or a tab: unique, not secret (`crypto.randomUUID` needs a secure context). */
@@ -120,6 +123,7 @@ export function createSessionState<Claims>(operation: string, tokens: TokenRespo
     rotation: 0,
     gen: 0,
     tab: '',
+    born: 0,
   }
 }
 
@@ -133,6 +137,7 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     rotation: state.rotation,
     gen: state.gen,
     tab: state.tab,
+    born: state.born,
   }
   if (state.refreshToken !== undefined) record.refreshToken = state.refreshToken
   return record
@@ -161,6 +166,7 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !optional(record.sid, nonEmptyString) ||
     !optional(record.rotation, count) ||
     !optional(record.gen, count) ||
+    !optional(record.born, count) ||
     !optional(record.tab, (value): value is string => typeof value === 'string')
   ) {
     return undefined
@@ -178,5 +184,6 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     rotation: (record.rotation as number | undefined) ?? 0,
     gen: (record.gen as number | undefined) ?? 0,
     tab: (record.tab as string | undefined) ?? '',
+    born: (record.born as number | undefined) ?? 0,
   }
 }

@@ -2,7 +2,7 @@ import type { Change, Outgoing } from './crossTab/crossTabSync.js'
 import { AuthError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { fromRecord, toRecord, type SessionState } from './session.js'
-import { isLater, nextGen, replaces, type Stamp } from './sessionOrder.js'
+import { nextGen, replaces } from './sessionOrder.js'
 
 /** How the session changes: made here, read back from storage, taken from another tab, or ended. */
 export type Transition =
@@ -78,8 +78,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   const ended = new Map<string, 'logout' | 'expired'>()
   /** Which session each recent access token belongs to. */
   const sessions = new Map<string, string>()
-  /** When this tab last logged out: a session made before it that arrives later is ended too. */
-  let loggedOutAt: Stamp | undefined
+  /** When this tab last logged out: a session logged in before it that arrives later is ended too. */
+  let loggedOutAt: number | undefined
   const see = (gen: number): void => {
     if (gen > clock) clock = gen
   }
@@ -87,7 +87,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   function apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims> {
     const from = state
     const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
-    const next = to && made ? { ...to, gen: (clock = nextGen(clock, now())), tab: tabId } : to
+    const gen = to && made ? (clock = nextGen(clock, now())) : 0
+    const next = to && made ? { ...to, gen, tab: tabId, born: made === 'login' ? gen : to.born } : to
     if (next) see(next.gen)
     version++
     state = next
@@ -96,15 +97,15 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       const type = how.kind === 'logout' ? 'logout' : 'expired'
       const here = 'here' in how && how.here
       outcome.persist = 'clear'
-      const gen = here ? (clock = nextGen(clock, now())) : clock
-      if (here && type === 'logout') loggedOutAt = { gen, tab: tabId }
+      const at = here ? (clock = nextGen(clock, now())) : clock
+      if (here && type === 'logout') loggedOutAt = at
       // A logout with no session here changes nothing else: there is nothing to name, or to tell.
       if (!from) {
         outcome.events = []
         return outcome
       }
       remember(ended, from.sid, type)
-      if (here) outcome.publish = { type, gen, sid: from.sid }
+      if (here) outcome.publish = { type, gen: at, sid: from.sid }
       outcome.events.push(
         type === 'logout'
           ? ['logout', { reason: here ? 'user' : 'other-tab' }]
@@ -125,7 +126,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   }
 
   function arrive(next: SessionState<Claims>, cause: 'login' | 'refresh' | 'sync'): Outcome<Claims> | undefined {
-    if (loggedOutAt && !ended.has(next.sid) && !isLater(next, loggedOutAt)) {
+    // A refresh concerns the tabs that hold that session; it never switches a tab to another one.
+    if (cause === 'refresh' && state?.sid !== next.sid) return undefined
+    // Logged in before this tab's last logout, which did not know of it: that logout ends it.
+    if (loggedOutAt !== undefined && !ended.has(next.sid) && next.born <= loggedOutAt) {
       remember(ended, next.sid, 'logout')
       const publish = { type: 'logout', gen: (clock = nextGen(clock, now())), sid: next.sid } as const
       return { from: state, to: state, events: [], persist: undefined, publish, revoke: next }

@@ -43,9 +43,9 @@ export function renewSession<Claims>(deps: SessionContext<Claims>, sid: string):
       failed: (error) => deps.emit('error', error),
       mustWait: () => {
         const state = current()
-        return !!state && !isUsable(state, options.clock.now(), options)
+        return !!state && !deps.destroyed() && !isUsable(state, options.clock.now(), options)
       },
-      retryAt: (at) => current() && deps.scheduler.schedule(at, 'retry'),
+      retryAt: (at) => current() && !deps.destroyed() && deps.scheduler.schedule(at, 'retry'),
     })
     .then((state) => {
       if (state.sid !== sid) throw noSessionError(deps.destroyed(), 'refresh')
@@ -64,9 +64,10 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   const { machine, sync, protocol } = deps
   const from = machine.state()
   if (!from || from.sid !== sid || deps.destroyed()) throw noSessionError(deps.destroyed(), 'refresh')
+  const moved = (): boolean => machine.state() !== from
   // A tab destroyed while it waits must not go on: a follower would end up stealing the lock and
   // sending a refresh token the leader has used meanwhile.
-  const stale = (): boolean => deps.destroyed() || machine.state() !== from
+  const stale = (): boolean => deps.destroyed() || moved()
   // Only one tab sends the refresh token; the others get the result from it.
   if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return successor(deps, from)
   if (stale()) return successor(deps, from)
@@ -74,11 +75,13 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   try {
     tokens = await protocol.refresh(from.refreshToken)
   } catch (error) {
-    if (stale()) return successor(deps, from)
+    if (moved()) return successor(deps, from)
     if (isAuthError(error) && error.code === 'session_expired') {
       // Refused here, but another tab may hold a newer state of it (a leader we took over from).
-      await sync?.askSiblings()
-      if (stale()) return successor(deps, from)
+      // A destroyed tab does not wait to ask: it only clears storage and tells the others (no
+      // events), so that the next tab does not send the refused token again.
+      if (!deps.destroyed()) await sync?.askSiblings()
+      if (moved()) return successor(deps, from)
       deps.transition(undefined, { kind: 'expire', here: true, error })
     }
     throw error
@@ -88,9 +91,10 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
     ...createSessionState<Claims>('refresh', tokens, deps.options.clock.now()),
     refreshToken: tokens.refreshToken ?? from.refreshToken,
     sid: from.sid,
+    born: from.born,
     rotation: Math.min(from.rotation + 1, Number.MAX_SAFE_INTEGER),
   }
-  if (deps.destroyed() || stale()) return arrivedLate(deps, from, next)
+  if (stale()) return arrivedLate(deps, from, next)
   // A listener may have logged out already: the callers then get no session, not a dead one.
   return successor(deps, deps.transition(next, { kind: 'refresh' })!)
 }

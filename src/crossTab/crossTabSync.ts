@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import { AuthError, isTransient } from '../errors.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership } from './leadership.js'
@@ -55,8 +55,12 @@ export interface CrossTabSync {
   askSiblings(): Promise<void>
   /** Runs `task`, which must not reject, while no other tab runs its own (a Web Lock). */
   exclusive(task: () => Promise<void>): Promise<unknown>
-  /** Checks every wait again now: the host changed without a message (it is being destroyed). */
-  recheck(): void
+  /**
+   * The host is being destroyed but keeps the channel until its refresh in flight is told: it
+   * answers no starting tab any more (it is closing), still serves a request for that refresh, and
+   * every wait is checked again now.
+   */
+  retire(): void
   close(): void
 }
 
@@ -75,13 +79,14 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     for (const waiter of [...waiters]) waiter(message)
   }
   let tookOverAt = 0
+  let retired = false
 
   const onMessage = (message: TabMessage): void => {
     host.see(message.gen)
     switch (message.type) {
       case 'hello':
         // Every tab answers, logged in or out: the asker moves its clock past each answer.
-        post(host.answer())
+        if (!retired) post(host.answer())
         break
       case 'refresh-request':
         if (leadership.isLeader()) serve(message.record)
@@ -122,12 +127,23 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     const { sid, rotation } = record as Required<SessionRecord>
     host.adopt({ type: 'session', gen: host.clock(), from: host.tabId, cause: 'sync', record })
     const held = host.held()
-    post({ type: 'ack', gen: host.clock(), sid, rotation })
+    const ack = (): void => post({ type: 'ack', gen: host.clock(), sid, rotation })
+    ack()
     if (held?.sid === sid && held.rotation === rotation) {
-      host.refresh().catch((error: AuthError | undefined) => {
-        const code = error?.code
-        if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code })
-      })
+      // The refresh may take retries and backoff: say "still working" while it does, so the follower
+      // takes over only from a leader that went silent (frozen or hung), never from a busy one.
+      let beat: TimerHandle
+      const keepAlive = (): void => {
+        beat = config.clock.setTimeout(() => (ack(), keepAlive()), config.lockTimeoutMs / 2)
+      }
+      keepAlive()
+      host
+        .refresh()
+        .catch((error: AuthError | undefined) => {
+          const code = error?.code
+          if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code })
+        })
+        .finally(() => config.clock.clearTimeout(beat))
     } else {
       post(host.answer(sid))
     }
@@ -154,16 +170,22 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     if (await leadership.confirm()) {
       if (stale()) return false
       const settling = tookOverAt + config.tabSyncTimeoutMs - config.clock.now()
-      return settling > 0 ? ((await waitFor(settling, () => (stale() ? false : undefined))) ?? true) : true
+      if (settling <= 0) return true
+      if ((await waitFor(settling, () => (stale() ? false : undefined))) === false) return false
+      // A tab that stole the lock just after this one took it over leads now: ask again.
+      if (await leadership.confirm()) return true
     }
     if (stale()) return false
     const { sid, rotation } = record as Required<SessionRecord>
-    post({ type: 'refresh-request', gen: host.clock(), record })
+    const ask = (): void => post({ type: 'refresh-request', gen: host.clock(), record })
+    ask()
     let patience = config.lockTimeoutMs
     for (;;) {
-      const outcome = await waitFor<boolean | 'ack' | AuthError>(patience, (message) => {
+      const outcome = await waitFor<boolean | 'ack' | 'asked' | AuthError>(patience, (message) => {
         if (stale()) return false
         if (leadership.isLeader()) return true
+        // A tab that just took over says hello: the request may have gone to the leader that left.
+        if (message?.type === 'hello') return (ask(), 'asked')
         if (message?.type !== 'ack' && message?.type !== 'failed') return undefined
         if (message.sid !== sid || message.rotation !== rotation) return undefined
         return message.type === 'ack' ? 'ack' : new AuthError(message.code, 'refresh: failed in the leader tab')
@@ -172,15 +194,16 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       // Leading now (the old leader left): catch up first, as any new leader does.
       if (outcome === true) return clearToRefresh(record, stale)
       if (outcome === false) return false
-      if (outcome === 'ack') {
+      if (outcome === 'ack' || outcome === 'asked') {
         // The leader is alive and working: give its request the time it may take.
-        patience = config.requestTimeoutMs + config.lockTimeoutMs
+        patience = outcome === 'ack' ? config.requestTimeoutMs + config.lockTimeoutMs : config.lockTimeoutMs
         continue
       }
-      // No answer in time: the leader is frozen or hung. Take the lock and do it here.
+      // No answer in time: the leader is frozen or hung. Take the lock, then refresh here once it
+      // is confirmed ours: several followers may be stealing it at the same moment.
       if (stale()) return false
       leadership.steal()
-      return true
+      return clearToRefresh(record, stale)
     }
   }
 
@@ -199,7 +222,10 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       // A lock refused outright (a sandboxed frame) runs the task alone.
       return config.locks.request(`${name}:exclusive`, task).catch(task)
     },
-    recheck: () => notify(),
+    retire() {
+      retired = true
+      notify()
+    },
     close() {
       closed = true
       channel.close()
