@@ -50,6 +50,14 @@ describe('tokenkeeper/testing: createMockAuthServer', () => {
     expect((await post('/auth/refresh', { refreshToken: second.refreshToken })).status).toBe(400)
   })
 
+  it('two refreshes with one token that arrive together: the second is a reuse', async () => {
+    start()
+    const { refreshToken } = await login()
+    const answers = await Promise.all([post('/auth/refresh', { refreshToken }), post('/auth/refresh', { refreshToken })])
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 400])
+    expect(mock.counts.reuseDetected).toBe(1)
+  })
+
   it('injects failures into the next N refreshes, then behaves again', async () => {
     start()
     const { refreshToken } = await login()
@@ -82,6 +90,39 @@ describe('tokenkeeper/testing: createMockAuthServer', () => {
     })
     expect((await me(accessToken as string)).status).toBe(401)
     expect(mock.counts).toMatchObject({ api: 6, unauthorized: 5, logout: 1 })
+  })
+
+  it('tells every token pair it issued, by login family, and what became of each refresh token', async () => {
+    start({ users: { ada: 'lovelace', grace: 'hopper' } })
+    const first = await login()
+    const rotated = await (await post('/auth/refresh', { refreshToken: first.refreshToken })).json()
+    const grace = await (await post('/auth/login', { username: 'grace', password: 'hopper' })).json()
+    expect(mock.issued()).toEqual([
+      { family: 1, sub: 'ada', grant: 'login', accessToken: first.accessToken, refreshToken: first.refreshToken, status: 'rotated' },
+      { family: 1, sub: 'ada', grant: 'refresh', accessToken: rotated.accessToken, refreshToken: rotated.refreshToken, status: 'current' },
+      { family: 2, sub: 'grace', grant: 'login', accessToken: grace.accessToken, refreshToken: grace.refreshToken, status: 'current' },
+    ])
+    await post('/auth/logout', { refreshToken: rotated.refreshToken })
+    expect(mock.issued().map((tokens) => tokens.status)).toEqual(['revoked', 'revoked', 'current'])
+  })
+
+  it('logs every refresh request with the family of the token presented and the answer it got', async () => {
+    start()
+    const { refreshToken } = await login()
+    mock.failNextRefreshes(1, { kind: 'server-error' })
+    await post('/auth/refresh', { refreshToken })
+    const { refreshToken: next } = await (await post('/auth/refresh', { refreshToken })).json()
+    await post('/auth/refresh', { refreshToken }) // reused: the family is revoked
+    await post('/auth/refresh', { refreshToken: next })
+    await post('/auth/refresh', { refreshToken: 'rt-forged' })
+    expect(mock.refreshes()).toEqual([
+      { refreshToken, family: 1, outcome: 'injected', injected: 'server-error' },
+      { refreshToken, family: 1, outcome: 'issued' },
+      { refreshToken, family: 1, outcome: 'reused' },
+      { refreshToken: next, family: 1, outcome: 'refused' },
+      { refreshToken: 'rt-forged', family: undefined, outcome: 'refused' },
+    ])
+    expect(mock.counts.reuseDetected).toBe(1)
   })
 
   it('speaks oauth2 too: password and refresh_token grants, RFC 7009 revocation', async () => {

@@ -1,2 +1,2 @@
 export { createMockAuthServer } from './mockAuthServer.js'
-export type { MockAuthServer, MockAuthServerCounts, MockAuthServerOptions, RefreshFailure } from './mockAuthServer.js'
+export type { IssuedTokens, MockAuthServer, MockAuthServerCounts, MockAuthServerOptions, RefreshAttempt, RefreshFailure } from './mockAuthServer.js'

@@ -78,6 +78,58 @@ export interface MockAuthServerCounts {
 }
 
 /**
+ * One token pair the server issued (at a login or a refresh), and what became of its refresh token.
+ *
+ * @example
+ * ```ts
+ * // Every refresh token ends rotated, revoked, or as the one the app holds now.
+ * const alive = mock.issued().filter((tokens) => tokens.status === 'current')
+ * expect(alive.map((tokens) => tokens.family)).toEqual([currentFamily])
+ * ```
+ */
+export interface IssuedTokens {
+  /** The login the tokens descend from: 1 for the first login this server answered, 2 for the next, and so on. */
+  family: number
+  /** The user they were issued to. */
+  sub: string
+  /** Whether a login or a refresh issued them. */
+  grant: 'login' | 'refresh'
+  /** The access token issued. */
+  accessToken: string
+  /** The refresh token issued with it. */
+  refreshToken: string
+  /**
+   * The refresh token's fate when `issued()` was called: `current` (the one its family redeems
+   * next), `rotated` (a refresh replaced it) or `revoked` (its family was revoked: logout,
+   * revocation, reuse detection or `revokeAllSessions()`).
+   */
+  status: 'current' | 'rotated' | 'revoked'
+}
+
+/**
+ * One refresh request the server received, and how it answered.
+ *
+ * @example
+ * ```ts
+ * const refused = mock.refreshes().filter((attempt) => attempt.outcome !== 'issued')
+ * ```
+ */
+export interface RefreshAttempt {
+  /** The refresh token presented, if any. */
+  refreshToken: string | undefined
+  /** The family of the presented token, if the server ever issued it. */
+  family: number | undefined
+  /**
+   * `issued` (new tokens sent), `refused` (unknown or revoked token: 400 invalid_grant),
+   * `reused` (a rotated token presented again: 400 invalid_grant, and the family revoked when
+   * reuse detection is on), or `injected` (a failure from `failNextRefreshes` answered it).
+   */
+  outcome: 'issued' | 'refused' | 'reused' | 'injected'
+  /** The injected failure's kind, when `outcome` is `injected`. */
+  injected?: RefreshFailure['kind']
+}
+
+/**
  * A running mock auth server.
  *
  * @example
@@ -99,9 +151,30 @@ export interface MockAuthServer {
   issueAccessToken(sub: string, lifetimeSec?: number): Promise<string>
   /** Revokes every refresh token family, as an admin "log out everywhere" would. */
   revokeAllSessions(): void
+  /**
+   * Every token pair issued so far, oldest first, with each refresh token's fate as of now.
+   *
+   * @example
+   * ```ts
+   * const [first] = mock.issued()
+   * await auth.logout()
+   * expect(mock.issued().find((tokens) => tokens.refreshToken === first.refreshToken)?.status).toBe('revoked')
+   * ```
+   */
+  issued(): IssuedTokens[]
+  /**
+   * Every refresh request received so far, oldest first, with the answer it got.
+   *
+   * @example
+   * ```ts
+   * expect(mock.refreshes().map((attempt) => attempt.outcome)).toEqual(['issued', 'issued'])
+   * ```
+   */
+  refreshes(): RefreshAttempt[]
 }
 
 interface Family {
+  id: number
   current: string
   revoked: boolean
 }
@@ -143,40 +216,53 @@ export function createMockAuthServer(options: MockAuthServerOptions = {}): MockA
   /** Every refresh token ever issued, to the family it belongs to. */
   const families = new Map<string, Family>()
   const revokedAccessTokens = new Set<string>()
+  const log: { family: Family; sub: string; grant: 'login' | 'refresh'; accessToken: string; refreshToken: string }[] = []
+  const attempts: RefreshAttempt[] = []
   let serial = 0
+  let familySerial = 0
 
   const newRefreshToken = (): string => `rt-${++serial}-${crypto.randomUUID()}`
 
   async function issue(sub: string, family?: Family) {
     const iat = Math.floor(Date.now() / 1000)
-    const accessToken = await signer.sign({ sub, iat, exp: iat + lifetimeSec, jti: crypto.randomUUID() })
+    // Rotate before signing: two refreshes with one token that arrive together must not both
+    // redeem it while the first is still being signed (the second is a reuse).
     let refreshToken = family?.current
+    let owner = family
     if (!family || rotate) {
       refreshToken = newRefreshToken()
-      const owner = family ?? { current: refreshToken, revoked: false }
+      owner = family ?? { id: ++familySerial, current: refreshToken, revoked: false }
       owner.current = refreshToken
       families.set(refreshToken, owner)
       subjects.set(owner, sub)
     }
+    const accessToken = await signer.sign({ sub, iat, exp: iat + lifetimeSec, jti: crypto.randomUUID() })
+    log.push({ family: owner!, sub, grant: family ? 'refresh' : 'login', accessToken, refreshToken: refreshToken! })
     return { access_token: accessToken, refresh_token: refreshToken, expires_in: lifetimeSec, token_type: 'Bearer' }
   }
   const subjects = new WeakMap<Family, string>()
 
   /** The family of a usable refresh token, or why it is refused. */
-  function redeem(token: unknown): Family | 'invalid_grant' {
+  function redeem(token: unknown, attempt: RefreshAttempt): Family | 'invalid_grant' {
     const family = typeof token === 'string' ? families.get(token) : undefined
-    if (!family || family.revoked) return 'invalid_grant'
+    if (!family || family.revoked) {
+      attempt.outcome = 'refused'
+      return 'invalid_grant'
+    }
     if (family.current !== token) {
       counts.reuseDetected++
+      attempt.outcome = 'reused'
       if (reuseDetection) family.revoked = true
       return 'invalid_grant'
     }
     return family
   }
 
-  function injectedFailure(): Response | undefined {
+  function injectedFailure(attempt: RefreshAttempt): Response | undefined {
     const failure = failures.shift()
     if (!failure) return undefined
+    attempt.outcome = 'injected'
+    attempt.injected = failure.kind
     switch (failure.kind) {
       case 'server-error':
         return HttpResponse.json({ error: 'server_error' }, { status: failure.status ?? 500 })
@@ -194,9 +280,15 @@ export function createMockAuthServer(options: MockAuthServerOptions = {}): MockA
 
   async function refresh(token: unknown): Promise<Response> {
     counts.refresh++
-    const injected = injectedFailure()
+    const attempt: RefreshAttempt = {
+      refreshToken: typeof token === 'string' ? token : undefined,
+      family: typeof token === 'string' ? families.get(token)?.id : undefined,
+      outcome: 'issued',
+    }
+    attempts.push(attempt)
+    const injected = injectedFailure(attempt)
     if (injected) return injected
-    const family = redeem(token)
+    const family = redeem(token, attempt)
     if (family === 'invalid_grant') return HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })
     return HttpResponse.json(await issue(subjects.get(family) ?? 'unknown', family))
   }
@@ -281,6 +373,16 @@ export function createMockAuthServer(options: MockAuthServerOptions = {}): MockA
     },
     revokeAllSessions() {
       for (const family of families.values()) family.revoked = true
+    },
+    issued() {
+      return log.map(({ family, ...tokens }) => ({
+        family: family.id,
+        ...tokens,
+        status: family.revoked ? 'revoked' : family.current === tokens.refreshToken ? 'current' : 'rotated',
+      }))
+    },
+    refreshes() {
+      return attempts.map((attempt) => ({ ...attempt }))
     },
   }
 }
