@@ -78,6 +78,31 @@ describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
     await context.close()
   }, 60_000)
 
+  it('log in as ada, log out, open a second tab, log in there: the first tab follows, and both stay logged in across silent refreshes', async () => {
+    // The sequence from the issue that lost the session: the first tab ignored the newer login,
+    // then logged the second out at its first silent refresh ("logout in another tab").
+    const context = await browser.newContext()
+    const first = await context.newPage()
+    await open(first)
+    await first.fill('input[name="password"]', 'lovelace')
+    await first.click('#login-form button[type="submit"]')
+    await first.locator('#session-panel').waitFor({ state: 'visible' })
+    await first.click('#logout')
+    await first.locator('#login-panel').waitFor({ state: 'visible' })
+    const second = await context.newPage()
+    await open(second)
+    await second.fill('input[name="password"]', 'lovelace')
+    await second.click('#login-form button[type="submit"]')
+    await second.locator('#session-panel').waitFor({ state: 'visible' })
+    await first.locator('#session-panel').waitFor({ state: 'visible', timeout: 2_000 })
+    // 4-second tokens: past two silent refreshes.
+    await expect.poll(() => refreshes(second), { timeout: 10_000 }).toBeGreaterThanOrEqual(2)
+    expect(await first.locator('#session-panel').isVisible()).toBe(true)
+    expect(await second.locator('#session-panel').isVisible()).toBe(true)
+    expect(await second.locator('#event-log li[data-type="logout"], #event-log li[data-type="session-expired"]').count()).toBe(0)
+    await context.close()
+  }, 30_000)
+
   it('keeps the session across a reload with the HttpOnly refresh cookie, tokens in memory only', async () => {
     const context = await browser.newContext()
     const page = await context.newPage()
