@@ -132,7 +132,7 @@ export class AuthClient<Claims = JwtPayload> {
       arrive: (state) => this.#perform(this.#machine.arrive(state, 'sync')),
       destroyed: () => this.#destroyed,
     }
-    this.ready = restoreSession(this.#context)
+    this.ready = restoreSession(this.#context).finally(() => this.#machine.started())
   }
 
   /**

@@ -39,6 +39,8 @@ export interface SessionMachine<Claims> {
   /** Counts changes of state (and `touch()` calls): work that waited can tell the session moved on. */
   version(): number
   touch(): void
+  /** The tab is ready: what it heard while starting is in its clock. */
+  started(): void
   /** The one way the state changes. */
   apply(to: SessionState<Claims> | undefined, how: Transition): Outcome<Claims>
   /** A change from another tab, applied when the order says it replaces what this tab holds. */
@@ -49,8 +51,8 @@ export interface SessionMachine<Claims> {
    * that did not know it (a logout in a tab that was still starting).
    */
   arrive(state: SessionState<Claims>, cause: 'login' | 'refresh' | 'sync'): Outcome<Claims> | undefined
-  /** What this tab tells a tab that asks (about `sid`, when given): that it ended, or what it holds. */
-  answer(sid?: string): Outgoing<Change>
+  /** What this tab tells a tab that asks: that session `sid` (when given) ended, then what it holds. */
+  answer(sid?: string): Outgoing<Change>[]
   /** The session an access token of late belongs to. */
   sessionOf(accessToken: string): string | undefined
 }
@@ -80,6 +82,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   const sessions = new Map<string, string>()
   /** When this tab last logged out: a session logged in before it that arrives later is ended too. */
   let loggedOutAt: number | undefined
+  let starting = true
   const see = (gen: number): void => {
     if (gen > clock) clock = gen
   }
@@ -88,7 +91,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     const from = state
     const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
     const gen = to && made ? (clock = nextGen(clock, now())) : 0
-    const next = to && made ? { ...to, gen, tab: tabId, born: made === 'login' ? gen : to.born } : to
+    // A login is born here; so is a session that arrives new (a cookie resume): born 0 means new.
+    const next = to && made ? { ...to, gen, tab: tabId, born: made === 'login' || !to.born ? gen : to.born } : to
     if (next) see(next.gen)
     version++
     state = next
@@ -98,7 +102,9 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       const here = 'here' in how && how.here
       outcome.persist = 'clear'
       const at = here ? (clock = nextGen(clock, now())) : clock
-      if (here && type === 'logout') loggedOutAt = at
+      // A tab still starting has heard of nothing yet: its logout ends whatever it hears of until it
+      // is ready, whatever the wall clock says (it may have been set back since that login).
+      if (here && type === 'logout') loggedOutAt = starting ? Infinity : at
       // A logout with no session here changes nothing else: there is nothing to name, or to tell.
       if (!from) {
         outcome.events = []
@@ -116,7 +122,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       // Replaced by another session: the tab that made it, or the login that replaces it, revokes it.
       if (from && from.sid !== next.sid && (from.tab === tabId || made === 'login')) outcome.revoke = from
       if (how.kind === 'restore') outcome.persist = undefined
-      if (made) outcome.publish = { type: 'session', gen: next.gen, cause: made, record: toRecord(next) }
+      // Other tabs take a session new to them only as a login: a refresh concerns its holders.
+      if (made) outcome.publish = { type: 'session', gen: next.gen, cause: from?.sid === next.sid ? made : 'login', record: toRecord(next) }
       const event =
         made ?? (how.kind !== 'adopt' ? undefined : from?.sid === next.sid ? 'refresh' : how.cause === 'sync' && !from ? undefined : 'login')
       if (event) outcome.events.push([event, next.session])
@@ -145,6 +152,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     touch() {
       version++
     },
+    started() {
+      starting = false
+      if (loggedOutAt === Infinity) loggedOutAt = clock
+    },
     apply,
     arrive,
     adopt(change) {
@@ -157,10 +168,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     },
     answer(sid) {
       const how = sid === undefined ? undefined : ended.get(sid)
-      if (sid !== undefined && how) return { type: how, gen: clock, sid }
-      if (state) return { type: 'session', gen: clock, cause: 'sync', record: toRecord(state) }
+      const end: Outgoing<Change>[] = sid !== undefined && how ? [{ type: how, gen: clock, sid }] : []
+      if (state) return [...end, { type: 'session', gen: clock, cause: 'sync', record: toRecord(state) }]
       const [last, lastHow] = [...ended].pop() ?? []
-      return last && lastHow ? { type: lastHow, gen: clock, sid: last } : { type: 'logout', gen: clock }
+      return end.length ? end : [last && lastHow ? { type: lastHow, gen: clock, sid: last } : { type: 'logout', gen: clock }]
     },
     sessionOf: (accessToken) => sessions.get(accessToken),
   }

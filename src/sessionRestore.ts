@@ -21,14 +21,12 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
     void store.clear()
   }
   if (context.destroyed()) return current()
-  // A login, logout or another tab's session came first: the stored one is only news now.
-  if (version !== machine.version()) {
+  if (version !== machine.version() || !state) {
+    // A login, logout or another tab's session came first: the stored one is only news now.
     if (state) context.arrive(state)
-    return current()
-  }
-  if (!state) {
-    // Memory and sessionStorage are per tab: another tab may hold the session.
-    await sync?.askSiblings()
+    // Memory and sessionStorage are per tab: another tab may hold the session (or, after a logout
+    // made while starting, the session that logout ends).
+    else if (!machine.state()) await sync?.askSiblings()
     // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
     if (context.options.refreshTokenInCookie && typeof window !== 'undefined' && version === machine.version()) await resume(context)
     return current()
@@ -36,6 +34,10 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
   // Expired while the app was closed: renew before showing it; transient failures keep it.
   const usable = isUsable(state, context.options.clock.now(), context.options)
   context.transition(state, { kind: 'restore', quiet: !usable })
+  // A record kept per tab (sessionStorage) may be behind the other tabs (a newer rotation, a
+  // logout, another login): ask them about it first; what they answer wins.
+  await sync?.askSiblings(state.sid)
+  if (machine.state() !== state) return current()
   if (usable) return state.session
   try {
     return (await renewSession(context, state.sid)).session

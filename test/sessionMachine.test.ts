@@ -64,16 +64,16 @@ describe('createSessionMachine', () => {
     const held = machine.apply(login('mine'), { kind: 'login' }).to
     expect(machine.adopt({ type: 'logout', from: 'tab-b', gen: 50, sid: 'someone-else' })).toBeUndefined()
     expect(machine.state()).toBe(held)
-    expect(machine.answer('someone-else')).toMatchObject({ type: 'logout', sid: 'someone-else' })
+    expect(machine.answer('someone-else')).toMatchObject([{ type: 'logout', sid: 'someone-else' }, { type: 'session', record: { sid: held!.sid } }])
   })
 
-  it('answers a starting tab with its session, or with the end of its last one, or a bare logout', () => {
+  it('answers a starting tab with its session, or with the end of its last one, or a bare logout; and first that the session it asks about ended', () => {
     const machine = createSessionMachine<unknown>('tab-a', () => 0)
-    expect(machine.answer()).toEqual({ type: 'logout', gen: 0 })
+    expect(machine.answer()).toEqual([{ type: 'logout', gen: 0 }])
     const { to } = machine.apply(login(), { kind: 'login' })
-    expect(machine.answer()).toMatchObject({ type: 'session', cause: 'sync', record: { sid: to!.sid } })
+    expect(machine.answer()).toMatchObject([{ type: 'session', cause: 'sync', record: { sid: to!.sid } }])
     machine.apply(undefined, { kind: 'expire', here: true })
-    expect(machine.answer()).toMatchObject({ type: 'expired', sid: to!.sid })
+    expect(machine.answer()).toMatchObject([{ type: 'expired', sid: to!.sid }])
   })
 
   it('a quiet restore (an expired session) emits nothing and writes nothing', () => {

@@ -18,8 +18,8 @@ export interface SyncHost {
   version(): number
   /** The session this tab holds, as a record, or undefined. */
   held(): SessionRecord | undefined
-  /** What this tab tells a tab that asks, about `sid` when given: that it ended, or what this tab holds. */
-  answer(sid?: string): Outgoing<Change>
+  /** What this tab tells a tab that asks: that session `sid` (when given) ended, then what this tab holds. */
+  answer(sid?: string): Outgoing<Change>[]
   /** A change from another tab; the host decides whether it applies (sessionOrder.ts). */
   adopt(change: Change): void
   /** Refreshes here, sharing the flight in progress. Used by the leader to serve followers. */
@@ -51,8 +51,11 @@ export interface CrossTabSync {
    * says this tab's state changed meanwhile. Rejects with the leader's transient failure.
    */
   clearToRefresh(record: SessionRecord, stale: () => boolean): Promise<boolean>
-  /** Asks the other tabs for their state and waits until one is adopted or the wait ends. */
-  askSiblings(): Promise<void>
+  /**
+   * Asks the other tabs for their state (and whether session `sid`, which this tab holds, ended)
+   * and waits until one is adopted or the wait ends.
+   */
+  askSiblings(sid?: string): Promise<void>
   /** Runs `task`, which must not reject, while no other tab runs its own (a Web Lock). */
   exclusive(task: () => Promise<void>): Promise<unknown>
   /**
@@ -86,7 +89,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     switch (message.type) {
       case 'hello':
         // Every tab answers, logged in or out: the asker moves its clock past each answer.
-        if (!retired) post(host.answer())
+        if (!retired) host.answer(message.sid).forEach(post)
         break
       case 'refresh-request':
         if (leadership.isLeader()) serve(message.record)
@@ -145,7 +148,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         })
         .finally(() => config.clock.clearTimeout(beat))
     } else {
-      post(host.answer(sid))
+      host.answer(sid).forEach(post)
     }
   }
 
@@ -213,9 +216,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       notify()
     },
     clearToRefresh,
-    async askSiblings() {
+    async askSiblings(sid) {
       const version = host.version()
-      post({ type: 'hello', gen: host.clock() })
+      post({ type: 'hello', gen: host.clock(), ...(sid && { sid }) })
       await waitFor(config.tabSyncTimeoutMs, () => (host.version() !== version ? true : undefined))
     },
     exclusive(task) {

@@ -8,8 +8,11 @@ import { isGen } from '../sessionOrder.js'
  * its record.
  */
 export type TabMessage =
-  /** "Send me your state": a tab that just started, or a leader that just took over. Every tab answers. */
-  | { type: 'hello'; from: string; gen: number }
+  /**
+   * "Send me your state", and whether session `sid` (which the asker holds) ended: a tab that just
+   * started, or a leader that just took over. Every tab answers.
+   */
+  | { type: 'hello'; from: string; gen: number; sid?: string }
   /** The session this tab now holds, and why. */
   | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record: SessionRecord }
   /** The session `sid` was logged out; without `sid`, an answer from a tab that never ended one. */
@@ -40,7 +43,7 @@ export function parseTabMessage(data: unknown, clock: number, now: number): TabM
   const { type, from, gen } = message
   if (typeof from !== 'string' || from === '' || !isGen(gen, clock, now)) return undefined
   const valid =
-    type === 'hello' ||
+    (type === 'hello' && (message.sid === undefined || isSid(message.sid))) ||
     (type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string) && isRecord(message.record, clock, now)) ||
     (type === 'refresh-request' && isRecord(message.record, clock, now)) ||
     (type === 'logout' && (message.sid === undefined || isSid(message.sid))) ||
