@@ -25,6 +25,20 @@ function isRequestLike(input: unknown): input is Request {
 }
 
 /**
+ * Waits for `work` (a refresh other callers share), or rejects as `fetch` does once the caller's
+ * `signal` aborts; the refresh itself goes on for the others.
+ */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return work
+  return new Promise((resolve, reject) => {
+    const abort = (): void => reject(signal.reason)
+    if (signal.aborted) abort()
+    signal.addEventListener('abort', abort)
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort))
+  })
+}
+
+/**
  * A drop-in `fetch` that attaches `Authorization: Bearer` to requests whose parsed origin is on the
  * allow-list, and on a 401 from an allowed origin (after redirects) waits for one shared refresh
  * and replays the request once. Everything else goes out untouched. The fast path decodes no JWT and builds no `Request` or `Headers`: the
@@ -80,7 +94,7 @@ export function createAuthFetch(
     let token: string | null | undefined = currentToken()
     if (token === undefined) {
       try {
-        token = await getAccessToken()
+        token = await abortable(getAccessToken(), init?.signal ?? (isRequest ? input.signal : undefined))
       } catch (error) {
         // An expired session sends the request as a logged-out one would; other failures surface.
         if (!isAuthError(error) || error.code !== 'session_expired') throw error
@@ -100,7 +114,7 @@ export function createAuthFetch(
     // made by hand has no url: it answers the request itself.
     if (response.status !== 401 || !canReplay || (response.url && !onAllowedOrigin(response.url))) return response
 
-    const fresh = await tokenAfterUnauthorized(token)
+    const fresh = await abortable(tokenAfterUnauthorized(token), init?.signal ?? (isRequest ? input.signal : undefined))
     if (fresh === null || fresh === token) return response
     // Release the discarded answer's connection; some engines never settle this promise, so no await.
     response.body?.cancel().catch(() => undefined)

@@ -102,8 +102,13 @@ export class AuthClient<Claims = JwtPayload> {
                 // flight must know whether its answer is still news), but acts on nothing.
                 if (!this.#destroyed) this.#perform(outcome)
               },
-              // Joins the flight in progress, also once destroyed (see destroy()).
-              refresh: () => (this.#state ? this.#renew(this.#state.sid) : Promise.reject(this.#gone('refresh'))),
+              // For another tab: joins the flight in progress (also once destroyed, see destroy()),
+              // or answers with the failure whose retry is still ahead, instead of a new request.
+              refresh: () => {
+                const held = this.#flight.held()
+                if (held && !this.#flight.current()) return Promise.reject(held)
+                return this.#state ? this.#renew(this.#state.sid) : Promise.reject(this.#gone('refresh'))
+              },
             },
             {
               ...o,
@@ -281,6 +286,7 @@ export class AuthClient<Claims = JwtPayload> {
   destroy(): void {
     this.#destroyed = true
     this.#machine.touch()
+    this.#store.close()
     this.#scheduler.cancel()
     this.#flight.wake()
     this.#events.clear()

@@ -28,6 +28,11 @@ export interface RefreshFlight<T> {
   run(task: RefreshTask<T>): Promise<T>
   /** The run in progress, if any. */
   current(): Promise<T> | undefined
+  /**
+   * The last transient failure while its retry is still ahead (with `retryAfterMs` set to the
+   * time left), so the leader can answer other tabs with it instead of asking the server again.
+   */
+  held(): AuthError | undefined
   /** Ends the wait between retries now: the session ended, or the network came back. */
   wake(): void
   /**
@@ -47,6 +52,7 @@ export interface RefreshFlight<T> {
 export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlight<T> {
   let flight: Promise<T> | undefined
   let failures = 0
+  let hold: { until: number; error: AuthError } | undefined
   let wake: (() => void) | undefined
 
   const sleep = (ms: number): Promise<void> =>
@@ -80,7 +86,8 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
         maxDelayMs: config.retryMaxDelayMs,
       })
       if (!task.mustWait() || attempt >= config.retryAttempts || delay > config.retryMaxDelayMs) {
-        task.retryAt(config.clock.now() + delay)
+        hold = { until: config.clock.now() + delay, error }
+        task.retryAt(hold.until)
         throw error
       }
       await sleep(delay)
@@ -94,6 +101,7 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
         (value) => {
           if (flight === run) flight = undefined
           failures = 0
+          hold = undefined
           return value
         },
         (error: unknown) => {
@@ -104,10 +112,20 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
       return (flight = run)
     },
     current: () => flight,
-    wake: () => wake?.(),
+    held() {
+      const left = hold ? hold.until - config.clock.now() : 0
+      if (!hold || left <= 0) return undefined
+      const { code, message, status } = hold.error
+      return new AuthError(code, message, { status, retryAfterMs: left })
+    },
+    wake() {
+      hold = undefined
+      wake?.()
+    },
     reset() {
       failures = 0
       flight = undefined
+      hold = undefined
     },
   }
 }

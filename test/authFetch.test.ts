@@ -345,3 +345,29 @@ describe('auth.fetch: 401 and replay', () => {
     expect(calls).toBe(1)
   })
 })
+
+describe('auth.fetch: aborted while it waits for the refresh', () => {
+  it.each([
+    ['its token expired', 'expired'],
+    ['it got a 401 and waits to replay', '401'],
+  ])('a request aborted while %s rejects at once with the AbortError, as fetch does; the refresh goes on', async (_, how) => {
+    let offset = 0
+    const clock = { now: () => Date.now() + offset, setTimeout: (run: () => void, ms: number) => setTimeout(run, ms), clearTimeout: (handle: unknown) => clearTimeout(handle as never) }
+    const { auth } = await loggedIn({ clock })
+    let answer: (() => void) | undefined
+    server.use(
+      // A slow auth server: held, then falls through to the mock's own answer.
+      http.post(`${BASE_URL}/auth/refresh`, () => new Promise<undefined>((resolve) => (answer = () => resolve(undefined))), { once: true }),
+    )
+    if (how === 'expired') offset = 301_000 // the token expired while the laptop slept
+    else server.use(http.get(`${BASE_URL}/api/me`, () => new HttpResponse(null, { status: 401 }), { once: true }))
+    const controller = new AbortController()
+    const request = auth.fetch(`${BASE_URL}/api/me`, { signal: controller.signal })
+    await expect.poll(() => answer).toBeDefined()
+    controller.abort()
+    await expect(request).rejects.toMatchObject({ name: 'AbortError' })
+    answer!()
+    await expect.poll(() => mock().counts.refresh).toBe(1)
+    await expect.poll(() => auth.getSession()?.expiresAt).toBeGreaterThan(clock.now() + 60_000)
+  })
+})

@@ -426,6 +426,20 @@ describe('cross-tab: one session everywhere', () => {
     await vi.waitFor(() => expect(b.getSession()?.accessToken).toBe(later.accessToken))
   })
 
+  it('a 429 with Retry-After in the leader holds every tab: 4 tabs asking once each make one refresh request, and each learns when to retry', async () => {
+    const opened = await openTabs(4)
+    await opened[0]!.login(ADA)
+    await vi.waitFor(() => opened.forEach((tab) => expect(tab.getSession()).not.toBeNull()))
+    mock().failNextRefreshes(100, { kind: 'rate-limited', retryAfterSec: 30 })
+    const outcomes = await Promise.all(opened.map((tab) => tab.refresh().catch((error: AuthError) => error)))
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(mock().counts.refresh).toBe(1)
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ code: 'server' })
+      expect((outcome as AuthError).retryAfterMs).toBeGreaterThan(25_000)
+    }
+  })
+
   it('crossTab: false keeps a tab to itself', async () => {
     const a = openTab({ crossTab: false })
     const b = openTab({ crossTab: false })

@@ -260,3 +260,17 @@ describe('a storage that never answers, through the client', () => {
     auth.destroy()
   })
 })
+
+describe('destroy() and a storage call still out', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('leaves no storageTimeoutMs timer behind, and ready settles at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const hung: TokenStorage = { getItem: () => never(), setItem: () => undefined, removeItem: () => undefined }
+    const auth = createAuthClient({ baseUrl: BASE_URL, storage: hung, crossTab: false })
+    await vi.advanceTimersByTimeAsync(0)
+    auth.destroy()
+    expect(vi.getTimerCount()).toBe(0)
+    await expect(auth.ready).resolves.toBeNull()
+  })
+})

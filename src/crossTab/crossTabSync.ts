@@ -144,7 +144,8 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         .refresh()
         .catch((error: AuthError | undefined) => {
           const code = error?.code
-          if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code })
+          const retryAfterMs = error?.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs)
+          if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code, ...(retryAfterMs !== undefined && { retryAfterMs }) })
         })
         .finally(() => config.clock.clearTimeout(beat))
     } else {
@@ -191,7 +192,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         if (message?.type === 'hello') return (ask(), 'asked')
         if (message?.type !== 'ack' && message?.type !== 'failed') return undefined
         if (message.sid !== sid || message.rotation !== rotation) return undefined
-        return message.type === 'ack' ? 'ack' : new AuthError(message.code, 'refresh: failed in the leader tab')
+        return message.type === 'ack' ? 'ack' : new AuthError(message.code, 'refresh: failed in the leader tab', { retryAfterMs: message.retryAfterMs })
       })
       if (outcome instanceof AuthError) throw outcome
       // Leading now (the old leader left): catch up first, as any new leader does.

@@ -23,14 +23,15 @@ export type TabMessage =
   | { type: 'refresh-request'; from: string; gen: number; record: SessionRecord }
   /** The leader got the request to renew `sid` at `rotation` and is working on it. */
   | { type: 'ack'; from: string; gen: number; sid: string; rotation: number }
-  /** The leader's renewal of `sid` at `rotation` failed for a transient reason. */
-  | { type: 'failed'; from: string; gen: number; sid: string; rotation: number; code: TransientCode }
+  /** The leader's renewal of `sid` at `rotation` failed for a transient reason; retry no sooner than `retryAfterMs`. */
+  | { type: 'failed'; from: string; gen: number; sid: string; rotation: number; code: TransientCode; retryAfterMs?: number }
 
 const isRecord = (value: unknown, clock: number, now: number): boolean => {
   const state = fromRecord(value)
   return state !== undefined && isGen(state.gen, clock, now) && (value as SessionRecord).sid !== undefined
 }
 const isSid = (value: unknown): boolean => typeof value === 'string' && value !== ''
+const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
@@ -48,9 +49,8 @@ export function parseTabMessage(data: unknown, clock: number, now: number): TabM
     (type === 'refresh-request' && isRecord(message.record, clock, now)) ||
     (type === 'logout' && (message.sid === undefined || isSid(message.sid))) ||
     (type === 'expired' && isSid(message.sid)) ||
-    ((type === 'ack' || (type === 'failed' && isTransient(message.code))) &&
+    ((type === 'ack' || (type === 'failed' && isTransient(message.code) && (message.retryAfterMs === undefined || isCount(message.retryAfterMs)))) &&
       isSid(message.sid) &&
-      Number.isSafeInteger(message.rotation) &&
-      (message.rotation as number) >= 0)
+      isCount(message.rotation))
   return valid ? (message as TabMessage) : undefined
 }

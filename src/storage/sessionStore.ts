@@ -9,6 +9,8 @@ export interface SessionStore<Claims> {
   load(): Promise<SessionState<Claims> | undefined>
   save(state: SessionState<Claims>): Promise<void>
   clear(): Promise<void>
+  /** Stops waiting: every call still out is given up now, and later ones set no timer (destroy()). */
+  close(): void
 }
 
 /** What the store needs from the client's resolved options. */
@@ -53,20 +55,32 @@ export function createSessionStore<Claims>(
     if (typeof (answer as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(answer as Awaited<T>)
     let timer: TimerHandle
     let timedOut = false
+    let giveUp: () => void
     return Promise.race([
       Promise.resolve(answer).finally(() => {
         clock.clearTimeout(timer)
+        pending.delete(giveUp)
         if (timedOut) late?.()
       }),
       new Promise<undefined>((resolve) => {
-        timer = clock.setTimeout(() => {
+        giveUp = () => {
+          clock.clearTimeout(timer)
+          pending.delete(giveUp)
           timedOut = true
-          onError(new AuthError('storage', `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms`))
           resolve(undefined)
+        }
+        if (closed) return
+        pending.add(giveUp)
+        timer = clock.setTimeout(() => {
+          giveUp()
+          onError(new AuthError('storage', `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms`))
         }, storageTimeoutMs)
       }),
     ])
   }
+  /** The calls still waiting for an answer, each to give up at `close()`. */
+  const pending = new Set<() => void>()
+  let closed = false
 
   const apply = (write: Write): Promise<void> =>
     (writes = writes.then(async () => {
@@ -106,5 +120,9 @@ export function createSessionStore<Claims>(
     },
     save: (state) => write('setItem', () => storage.setItem(key, JSON.stringify(toRecord(state)))),
     clear: () => write('removeItem', () => storage.removeItem(key)),
+    close() {
+      closed = true
+      for (const giveUp of [...pending]) giveUp()
+    },
   }
 }
