@@ -349,9 +349,10 @@ export class AuthClient<Claims = JwtPayload> {
     }
     if (persist) this.#persisted = persist === 'save' ? this.#store.save(to!) : this.#store.clear()
     if (revoke) revokeReplaced(this.#context, revoke)
-    // A session is told once it is stored, so a tab that reads storage finds it; an end at once.
-    if (publish?.type === 'session') void this.#persisted.then(() => this.#state === to && this.#sync?.publish(publish))
-    else if (publish) this.#sync?.publish(publish)
+    // Told at once, not once stored: a slow storage (up to storageTimeoutMs) must not delay the
+    // news past a follower's patience. A tab that starts meanwhile and reads the older record from
+    // storage asks the others about it before it is ready.
+    if (publish) this.#sync?.publish(publish)
     for (const [type, payload] of events) {
       if (this.#machine.version() !== version) break
       this.#emit(type, payload as never)

@@ -82,6 +82,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   const sessions = new Map<string, string>()
   /** When this tab last logged out: a session logged in before it that arrives later is ended too. */
   let loggedOutAt: number | undefined
+  /** Whether that logout came while the tab was starting, before it had heard of any session. */
+  let loggedOutStarting = false
   let starting = true
   const see = (gen: number): void => {
     if (gen > clock) clock = gen
@@ -94,6 +96,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     // A login is born here; so is a session that arrives new (a cookie resume): born 0 means new.
     const next = to && made ? { ...to, gen, tab: tabId, born: made === 'login' || !to.born ? gen : to.born } : to
     if (next) see(next.gen)
+    // A login here is the user's newer word: an earlier logout here no longer ends what arrives.
+    if (made === 'login') loggedOutAt = undefined
     version++
     state = next
     const outcome: Outcome<Claims> = { from, to: next, events: [], persist: 'save', publish: undefined, revoke: undefined }
@@ -102,9 +106,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       const here = 'here' in how && how.here
       outcome.persist = 'clear'
       const at = here ? (clock = nextGen(clock, now())) : clock
-      // A tab still starting has heard of nothing yet: its logout ends whatever it hears of until it
-      // is ready, whatever the wall clock says (it may have been set back since that login).
-      if (here && type === 'logout') loggedOutAt = starting ? Infinity : at
+      if (here && type === 'logout') {
+        loggedOutAt = at
+        loggedOutStarting = starting
+      }
       // A logout with no session here changes nothing else: there is nothing to name, or to tell.
       if (!from) {
         outcome.events = []
@@ -135,8 +140,12 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
   function arrive(next: SessionState<Claims>, cause: 'login' | 'refresh' | 'sync'): Outcome<Claims> | undefined {
     // A refresh concerns the tabs that hold that session; it never switches a tab to another one.
     if (cause === 'refresh' && state?.sid !== next.sid) return undefined
-    // Logged in before this tab's last logout, which did not know of it: that logout ends it.
-    if (loggedOutAt !== undefined && !ended.has(next.sid) && next.born <= loggedOutAt) {
+    // Logged in before this tab's last logout, which did not know of it: that logout ends it. So
+    // does a logout made while starting end what the tab then learns existed (answers, storage),
+    // whatever the wall clock says (it may have been set back since that login); a login told
+    // as it happens is newer.
+    const before = loggedOutAt !== undefined && (next.born <= loggedOutAt || (loggedOutStarting && starting && cause === 'sync'))
+    if (before && !ended.has(next.sid) && state?.sid !== next.sid) {
       remember(ended, next.sid, 'logout')
       const publish = { type: 'logout', gen: (clock = nextGen(clock, now())), sid: next.sid } as const
       return { from: state, to: state, events: [], persist: undefined, publish, revoke: next }
@@ -154,7 +163,6 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     },
     started() {
       starting = false
-      if (loggedOutAt === Infinity) loggedOutAt = clock
     },
     apply,
     arrive,

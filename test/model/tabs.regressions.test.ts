@@ -278,4 +278,21 @@ describe('found by the model-based test', () => {
     await w!.advance(10_000)
     expect(b.client.getSession()?.accessToken).toBe(login.value!.accessToken)
   })
+
+  it('a tab that logged out while starting, then logged in, keeps its own login when the other tabs answer about it', async () => {
+    // Shrunk: slowNextRefreshes(1, 5000 ms), open, loginTwice, close, sleep(301 s), open, logout, open, login, open
+    world('shared', 1307938541)
+    w!.slowNextRefreshes(5_000, 1)
+    const a = await open()
+    await settled(w!.login(a, 'ada'))
+    w!.close(a)
+    await w!.sleep(301_000)
+    await w!.step()
+    const b = await open() // restores the expired session and refreshes it: ready stays pending 5 s
+    await settled(w!.track('logout', b.client.logout()))
+    const c = await open()
+    const login = await settled(w!.login(b, 'ada'))
+    const d = await open()
+    expect(tokens([b, c, d])).toEqual([login.value!.accessToken, login.value!.accessToken, login.value!.accessToken])
+  })
 })
