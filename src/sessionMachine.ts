@@ -23,7 +23,7 @@ export interface Outcome<Claims> {
   events: Event<Claims>[]
   /** What storage must hold now, or undefined when it holds it already (a restore). */
   persist: 'save' | 'clear' | undefined
-  /** What to tell the other tabs about a change made here (a session, once it is stored). */
+  /** What to tell the other tabs about a change made here. */
   publish: Outgoing<Change> | undefined
   /** A session that another one replaced: revoke it at the server. */
   revoke: SessionState<Claims> | undefined
