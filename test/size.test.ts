@@ -26,9 +26,9 @@ export async function minGzipSize(entry: string): Promise<number> {
 const budgets = [
   // The target for the core is 6 KB; it is not met (see README, Size): the modular-core issue moves
   // the oauth2 protocol and the developer messages out of it. This ceiling, just above today's
-  // 10,819 B (session identity and ordering, the cross-tab hand-over fixes, bounded storage and the
-  // split of the client into the session machine, refresh and restore modules added 2.1 KB), stops
-  // growth meanwhile.
+  // 11,194 B (session identity and ordering, the cross-tab hand-over fixes, bounded storage, the
+  // fetch fixes and the split of the client into the session machine, refresh and restore modules
+  // added 2.5 KB), stops growth meanwhile.
   ['tokenkeeper', 'dist/index.js', 11 * 1024],
   ['tokenkeeper/ky', 'dist/ky.js', 1024],
   ['tokenkeeper/react', 'dist/react.js', 512],
