@@ -1,6 +1,6 @@
 import { AuthError, isAuthError } from './errors.js'
 import { isUsable } from './expiry.js'
-import { createSessionState, type Session } from './session.js'
+import { createSessionState, toRecord, type Session } from './session.js'
 import { isGen } from './sessionOrder.js'
 import { renewSession, type SessionContext } from './sessionRefresh.js'
 
@@ -38,6 +38,8 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
   // logout, another login): ask them about it first; what they answer wins.
   await sync?.askSiblings(state.sid)
   if (machine.state() !== state) return current()
+  // Kept: the tabs that hold no session take it now (their answers said they had none).
+  sync?.publish({ type: 'session', gen: machine.clock(), cause: 'sync', record: toRecord(state) })
   if (usable) return state.session
   try {
     return (await renewSession(context, state.sid)).session

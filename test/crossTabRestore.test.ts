@@ -89,6 +89,26 @@ describe('a tab that restores a record of its own (sessionStorage) asks the othe
   })
 })
 
+describe('a tab that restores a session the others do not hold', () => {
+  it('tells them: the tabs that hold nothing take it, follow its refreshes, and a logout in any of them ends it everywhere', async () => {
+    const kept = memoryStorage()
+    const first = openTab({ storage: kept })
+    await first.ready
+    await first.login(ADA)
+    first.destroy()
+    const [l, b] = [openTab(), openTab()]
+    await Promise.all([l.ready, b.ready])
+    expect(b.getSession()).toBeNull()
+    const r = openTab({ storage: kept })
+    expect(await r.ready).not.toBeNull()
+    await vi.waitFor(() => expect(b.getSession()?.accessToken).toBe(r.getSession()?.accessToken))
+    const refreshed = await r.refresh()
+    await vi.waitFor(() => [l, b].forEach((tab) => expect(tab.getSession()?.accessToken).toBe(refreshed.accessToken)))
+    await b.logout()
+    await vi.waitFor(() => [l, r].forEach((tab) => expect(tab.getSession()).toBeNull()))
+  })
+})
+
 describe('a logout made in a tab that is still starting', () => {
   it('ends the session the tab then hears of, even with the wall clock set back an hour since that login', async () => {
     const time = shiftedClock()

@@ -273,4 +273,19 @@ describe('destroy() and a storage call still out', () => {
     expect(vi.getTimerCount()).toBe(0)
     await expect(auth.ready).resolves.toBeNull()
   })
+
+  it('destroy() in the tick the client was created (React StrictMode), with a storage that never answers: ready still settles', async () => {
+    const hung: TokenStorage = { getItem: () => never(), setItem: () => never(), removeItem: () => never() }
+    const auth = createAuthClient({ baseUrl: BASE_URL, storage: hung, crossTab: false, storageTimeoutMs: 60_000 })
+    auth.destroy()
+    await expect(auth.ready).resolves.toBeNull()
+  })
+
+  it('logout() after destroy(), with a storage that never answers, still resolves', async () => {
+    const hung: TokenStorage = { getItem: () => never(), setItem: () => never(), removeItem: () => never() }
+    const auth = createAuthClient({ baseUrl: BASE_URL, storage: hung, crossTab: false, storageTimeoutMs: 50 })
+    await auth.ready
+    auth.destroy()
+    await expect(auth.logout()).resolves.toEqual({ revoked: false })
+  })
 })

@@ -9,7 +9,7 @@ export interface SessionStore<Claims> {
   load(): Promise<SessionState<Claims> | undefined>
   save(state: SessionState<Claims>): Promise<void>
   clear(): Promise<void>
-  /** Stops waiting: every call still out is given up now, and later ones set no timer (destroy()). */
+  /** Stops waiting: every call still out is given up now, and later ones are made but not waited for (destroy()). */
   close(): void
 }
 
@@ -69,7 +69,8 @@ export function createSessionStore<Claims>(
           timedOut = true
           resolve(undefined)
         }
-        if (closed) return
+        // Closed (destroyed): the call is made, but nothing waits for its answer any more.
+        if (closed) return giveUp()
         pending.add(giveUp)
         timer = clock.setTimeout(() => {
           giveUp()
