@@ -30,7 +30,8 @@ export const BASE_URL = 'https://api.example.com'
 export const API = `${BASE_URL}/api/me`
 export const USERS = { ada: 'lovelace', grace: 'hopper' } as const
 export type User = keyof typeof USERS
-export type StorageKind = 'memory' | 'shared'
+/** `memory`: each tab its own, lost at close and reload; `shared`: one for all (localStorage); `tab`: each tab its own, kept across its reload (sessionStorage). */
+export type StorageKind = 'memory' | 'shared' | 'tab'
 
 /** Access tokens live 300 s; the client refreshes 60 s ahead (its default margin). */
 export const LIFETIME_SEC = 300

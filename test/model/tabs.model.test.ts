@@ -70,7 +70,7 @@ async function finish(model: Model, world: World): Promise<void> {
 
 /** The tabs close and their memory goes: nothing holds the session any more (unless a late refresh hands it over). */
 function abandonIfLast(model: Model, world: World): void {
-  if (model.storage !== 'memory' || world.open.length > 0 || model.exp.now.kind !== 'in') return
+  if (model.storage === 'shared' || world.open.length > 0 || model.exp.now.kind !== 'in') return
   const lost = model.exp.now
   model.exp.abandoned.add(lost.family)
   model.exp.now = { kind: 'out' }
@@ -108,8 +108,9 @@ class ReloadTab implements Cmd {
   async run(m: Model, w: World) {
     const tab = pick(w, this.slot)
     w.close(tab)
-    abandonIfLast(m, w)
-    const next = w.openTab()
+    // sessionStorage survives the tab's reload: the reloaded tab restores what it kept.
+    if (m.storage !== 'tab') abandonIfLast(m, w)
+    const next = m.storage === 'tab' ? w.openTab(tab.storage) : w.openTab()
     w.log(`${this} → tab ${tab.id} becomes tab ${next.id}`)
     await finish(m, w)
   }
@@ -327,7 +328,7 @@ describe('tabs of one origin, model-based (issue 11)', () => {
     try {
       await fc.assert(
         fc.asyncProperty(
-          fc.constantFrom<StorageKind>('memory', 'shared'),
+          fc.constantFrom<StorageKind>('memory', 'shared', 'tab'),
           fc.noShrink(fc.integer()) /* Math.random's seed */,
           fc.commands(commands, { maxCommands: MAX_COMMANDS, size: 'max', ...(replayPath === undefined ? {} : { replayPath }) }),
           runModel,
