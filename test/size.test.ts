@@ -26,7 +26,7 @@ export async function minGzipSize(entry: string): Promise<number> {
 const budgets = [
   // The target for the core is 6 KB; it is not met (see README, Size): the modular-core issue moves
   // the oauth2 protocol and the developer messages out of it. This ceiling, just above today's
-  // 11,194 B (session identity and ordering, the cross-tab hand-over fixes, bounded storage, the
+  // 11,207 B (session identity and ordering, the cross-tab hand-over fixes, bounded storage, the
   // fetch fixes and the split of the client into the session machine, refresh and restore modules
   // added 2.5 KB), stops growth meanwhile.
   ['tokenkeeper', 'dist/index.js', 11 * 1024],
