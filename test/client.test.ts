@@ -1,20 +1,14 @@
 import { http, HttpResponse } from 'msw'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AuthError, createAuthClient, memoryStorage, webStorage, type AuthClientOptions, type Session } from '../src/index.js'
-import { BASE_URL, record, serialize, useMockAuthServer } from './helpers.js'
+import { AuthError, createAuthClient, memoryStorage, webStorage, type Session } from '../src/index.js'
+import { BASE_URL, record, serialize, useClients, useMockAuthServer } from './helpers.js'
 
 const { server, mock } = useMockAuthServer()
 const KEY = 'tokenkeeper.session'
 const ADA = { username: 'ada', password: 'lovelace' }
 
-const clients: { destroy(): void }[] = []
-function client(options: Partial<AuthClientOptions> = {}) {
-  const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options })
-  clients.push(auth)
-  return auth
-}
+const { client, track } = useClients()
 afterEach(() => {
-  for (const auth of clients.splice(0)) auth.destroy()
   localStorage.clear()
 })
 
@@ -190,7 +184,7 @@ describe('storage and ready', () => {
       throw new DOMException('blocked', 'SecurityError')
     }
     const auth = createAuthClient({ baseUrl: BASE_URL, storage })
-    clients.push(auth)
+    track(auth)
     const errors = record<AuthError>((listener) => auth.on('error', listener))
     await expect(auth.ready).resolves.toBeNull()
     expect(errors.map((error) => error.code)).toEqual(['storage'])

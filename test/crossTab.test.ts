@@ -1,45 +1,13 @@
 import { http, HttpResponse } from 'msw'
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AuthError, createAuthClient, memoryStorage, type AuthClientOptions, type AuthClient } from '../src/index.js'
-import { BASE_URL, createFakeLocks, record, useMockAuthServer } from './helpers.js'
+import { describe, expect, it, vi } from 'vitest'
+import { AuthError, memoryStorage } from '../src/index.js'
+import { BASE_URL, record, useMockAuthServer, useTabs } from './helpers.js'
 
 const { server, mock } = useMockAuthServer()
 const ADA = { username: 'ada', password: 'lovelace' }
 const API = `${BASE_URL}/api/me`
 
-let tabs: AuthClient[] = []
-let key = 0
-let locks = createFakeLocks()
-afterEach(() => {
-  for (const tab of tabs) tab.destroy()
-  tabs = []
-  key++
-  locks = createFakeLocks()
-})
-
-/** The name of the tabs' channel (and the stem of their locks): the storage key and the refresh endpoint. */
-const channelName = () => `tokenkeeper:cross-tab-${key}@${BASE_URL}/auth/refresh`
-
-/** A tab: its own client and memory, sharing the page's channel and (fake) Web Locks with the others. */
-function openTab(options: Partial<AuthClientOptions> = {}) {
-  const tab = createAuthClient({
-    baseUrl: BASE_URL,
-    storageKey: `cross-tab-${key}`,
-    storage: memoryStorage(),
-    locks,
-    lockTimeoutMs: 300,
-    tabSyncTimeoutMs: 50,
-    ...options,
-  })
-  tabs.push(tab)
-  return tab
-}
-
-async function openTabs(count: number, options: Partial<AuthClientOptions> = {}) {
-  const opened = Array.from({ length: count }, () => openTab(options))
-  await Promise.all(opened.map((tab) => tab.ready))
-  return opened
-}
+const { openTab, openTabs, storageKey, channelName, locks } = useTabs('cross-tab')
 
 describe('cross-tab: one session everywhere', () => {
   it('a login in one tab reaches the others, which emit login and change', async () => {
@@ -193,7 +161,7 @@ describe('cross-tab: one session everywhere', () => {
 
   it('a leader that holds the lock and never answers stalls the others no longer than lockTimeoutMs', async () => {
     // A frozen tab: it holds the leader lock and will never answer a message.
-    locks.request(`${channelName()}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
+    locks().request(`${channelName()}:leader`, () => new Promise(() => {})).catch(() => 'stolen, as expected')
     const opened = await openTabs(2)
     await opened[0]!.login(ADA)
     await vi.waitFor(() => expect(opened[1]!.getSession()).not.toBeNull())
@@ -339,12 +307,12 @@ describe('cross-tab: one session everywhere', () => {
   it('a stored session whose generation is out of range counts as corrupt: removed, reported, logged out', async () => {
     const storage = memoryStorage()
     const gen = Number.MAX_SAFE_INTEGER
-    storage.setItem(`cross-tab-${key}`, JSON.stringify({ v: 1, accessToken: 'opaque', refreshToken: 'rt', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), sid: 's', rotation: 0, gen, tab: 't' }))
+    storage.setItem(storageKey(), JSON.stringify({ v: 1, accessToken: 'opaque', refreshToken: 'rt', expiresAt: Date.now() + 300_000, receivedAt: Date.now(), sid: 's', rotation: 0, gen, tab: 't' }))
     const tab = openTab({ storage })
     const errors = record<AuthError>((listener) => tab.on('error', listener))
     expect(await tab.ready).toBeNull()
     expect(errors.map((error) => error.code)).toEqual(['storage'])
-    await vi.waitFor(() => expect(storage.getItem(`cross-tab-${key}`)).toBeNull())
+    await vi.waitFor(() => expect(storage.getItem(storageKey())).toBeNull())
   })
 
   it('a follower destroyed while the leader refreshes for it never steals the lock or sends the spent refresh token: the other tabs stay logged in', async () => {
@@ -391,14 +359,14 @@ describe('cross-tab: one session everywhere', () => {
     const storage = memoryStorage()
     const [lone] = await openTabs(1, { storage, crossTab: false })
     await lone!.login(ADA)
-    await vi.waitFor(() => expect(storage.getItem(`cross-tab-${key}`)).not.toBeNull())
+    await vi.waitFor(() => expect(storage.getItem(storageKey())).not.toBeNull())
     lone!.destroy()
-    const stored = JSON.parse(storage.getItem(`cross-tab-${key}`) as string)
-    storage.setItem(`cross-tab-${key}`, JSON.stringify({ ...stored, rotation: Number.MAX_SAFE_INTEGER }))
+    const stored = JSON.parse(storage.getItem(storageKey()) as string)
+    storage.setItem(storageKey(), JSON.stringify({ ...stored, rotation: Number.MAX_SAFE_INTEGER }))
     const [a, b] = await openTabs(2, { storage })
     const refreshed = await a!.refresh()
     await vi.waitFor(() => expect(b!.getSession()?.accessToken).toBe(refreshed.accessToken))
-    expect(Number.isSafeInteger(JSON.parse(storage.getItem(`cross-tab-${key}`) as string).rotation)).toBe(true)
+    expect(Number.isSafeInteger(JSON.parse(storage.getItem(storageKey()) as string).rotation)).toBe(true)
     await b!.refresh()
     await vi.waitFor(() => expect(a!.getSession()?.accessToken).toBe(b!.getSession()?.accessToken))
     expect(mock().counts.reuseDetected).toBe(0)
@@ -411,7 +379,7 @@ describe('cross-tab: one session everywhere', () => {
     const storage = memoryStorage()
     const [a] = await openTabs(1, shared ? { storage } : {})
     await a!.login(ADA)
-    await vi.waitFor(() => shared && expect(storage.getItem(`cross-tab-${key}`)).not.toBeNull())
+    await vi.waitFor(() => shared && expect(storage.getItem(storageKey())).not.toBeNull())
     const b = openTab(shared ? { storage } : {})
     const changes = record((listener) => b.on('change', listener))
     await b.logout() // before b has heard of the session

@@ -1,7 +1,7 @@
 import { http, HttpResponse } from 'msw'
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions, type Clock } from '../src/index.js'
-import { BASE_URL, createFakeLocks, record, useMockAuthServer } from './helpers.js'
+import { describe, expect, it, vi } from 'vitest'
+import { memoryStorage, type Clock } from '../src/index.js'
+import { BASE_URL, record, useMockAuthServer, useTabs } from './helpers.js'
 
 // Tabs that start while others live: what they restore (a per-tab record, a cookie) against what
 // the other tabs know, and a logout made before the tab heard of anything.
@@ -10,20 +10,7 @@ const ADA = { username: 'ada', password: 'lovelace' }
 const GRACE = { username: 'grace', password: 'hopper' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-let tabs: AuthClient[] = []
-let key = 0
-let locks = createFakeLocks()
-afterEach(() => {
-  for (const tab of tabs) tab.destroy()
-  tabs = []
-  key++
-  locks = createFakeLocks()
-})
-function openTab(options: Partial<AuthClientOptions> = {}) {
-  const tab = createAuthClient({ baseUrl: BASE_URL, storageKey: `restore-${key}`, storage: memoryStorage(), locks, lockTimeoutMs: 300, tabSyncTimeoutMs: 50, ...options })
-  tabs.push(tab)
-  return tab
-}
+const { openTab } = useTabs('restore')
 
 /** A wall clock every tab shares, which can be set back or forward (an NTP correction). */
 function shiftedClock() {
@@ -36,14 +23,20 @@ function shiftedClock() {
   return { clock, shift: (ms: number) => (offset += ms) }
 }
 
+/** Tab a, on a storage of its own (`kept`, its sessionStorage), and tab b, both logged in as ada. */
+async function twoTabsLoggedIn() {
+  const kept = memoryStorage()
+  const a = openTab({ storage: kept })
+  const b = openTab()
+  await Promise.all([a.ready, b.ready])
+  await a.login(ADA)
+  await vi.waitFor(() => expect(b.getSession()).not.toBeNull())
+  return { kept, a, b }
+}
+
 describe('a tab that restores a record of its own (sessionStorage) asks the others about it first', () => {
   it('reopened after a logout in another tab, it starts logged out: no session comes back', async () => {
-    const kept = memoryStorage() // the closed tab's sessionStorage, restored with it
-    const a = openTab({ storage: kept })
-    const b = openTab()
-    await Promise.all([a.ready, b.ready])
-    await a.login(ADA)
-    await vi.waitFor(() => expect(b.getSession()).not.toBeNull())
+    const { kept, a, b } = await twoTabsLoggedIn()
     a.destroy()
     await b.logout()
     const reopened = openTab({ storage: kept })
@@ -53,12 +46,7 @@ describe('a tab that restores a record of its own (sessionStorage) asks the othe
   })
 
   it('reopened after another user logged in in another tab, it shows that user', async () => {
-    const kept = memoryStorage()
-    const a = openTab({ storage: kept })
-    const b = openTab()
-    await Promise.all([a.ready, b.ready])
-    await a.login(ADA)
-    await vi.waitFor(() => expect(b.getSession()).not.toBeNull())
+    const { kept, a, b } = await twoTabsLoggedIn()
     a.destroy()
     await b.logout()
     const grace = await b.login(GRACE)
@@ -70,12 +58,7 @@ describe('a tab that restores a record of its own (sessionStorage) asks the othe
   })
 
   it('reloaded while another tab refreshed, it takes the newer rotation instead of sending the spent refresh token', async () => {
-    const kept = memoryStorage()
-    const a = openTab({ storage: kept })
-    const b = openTab()
-    await Promise.all([a.ready, b.ready])
-    await a.login(ADA)
-    await vi.waitFor(() => expect(b.getSession()).not.toBeNull())
+    const { kept, a, b } = await twoTabsLoggedIn()
     a.destroy() // a reloads
     await sleep(20)
     const rotated = await b.refresh() // during the gap b (leading now) rotates

@@ -1,5 +1,6 @@
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
+import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions } from '../src/index.js'
 import { createMockAuthServer, type MockAuthServerOptions } from '../src/testing/mockAuthServer.js'
 
 export const BASE_URL = 'https://api.example.com'
@@ -148,4 +149,65 @@ export function createFakeLocks(): LockManager {
     })
   }
   return { request, query: async () => ({ held: [], pending: [] }) } as unknown as LockManager
+}
+
+/**
+ * Tabs simulated in one page: each `openTab()` is its own client on its own memory storage (unless
+ * given one), sharing a storage key, the page's BroadcastChannel and fake Web Locks with the other
+ * tabs of the current test. After each test every tab is destroyed, and the next test gets a new
+ * key and new locks, so tests never hear each other.
+ */
+export function useTabs(prefix: string) {
+  let tabs: AuthClient[] = []
+  let key = 0
+  let locks = createFakeLocks()
+  afterEach(() => {
+    for (const tab of tabs) tab.destroy()
+    tabs = []
+    key++
+    locks = createFakeLocks()
+  })
+  const storageKey = () => `${prefix}-${key}`
+  function openTab(options: Partial<AuthClientOptions> = {}) {
+    const tab = createAuthClient({
+      baseUrl: BASE_URL,
+      storageKey: storageKey(),
+      storage: memoryStorage(),
+      locks,
+      lockTimeoutMs: 300,
+      tabSyncTimeoutMs: 50,
+      ...options,
+    })
+    tabs.push(tab)
+    return tab
+  }
+  async function openTabs(count: number, options: Partial<AuthClientOptions> = {}) {
+    const opened = Array.from({ length: count }, () => openTab(options))
+    await Promise.all(opened.map((tab) => tab.ready))
+    return opened
+  }
+  return {
+    openTab,
+    openTabs,
+    storageKey,
+    /** The name of the tabs' channel (and the stem of their locks): the storage key and the refresh endpoint. */
+    channelName: () => `tokenkeeper:${storageKey()}@${BASE_URL}/auth/refresh`,
+    /** The fake Web Locks of the current test. */
+    locks: () => locks,
+  }
+}
+
+/**
+ * Clients for one test file, on their own (no cross-tab): `client(options)` creates one against
+ * the mock server's base URL, `track(auth)` adopts one created otherwise; all are destroyed after
+ * each test.
+ */
+export function useClients() {
+  const clients: AuthClient[] = []
+  afterEach(() => {
+    for (const auth of clients.splice(0)) auth.destroy()
+  })
+  const track = <T extends AuthClient>(auth: T): T => (clients.push(auth), auth)
+  const client = (options: Partial<AuthClientOptions> = {}) => track(createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options }))
+  return { client, track }
 }

@@ -1,7 +1,7 @@
 import { delay, http, HttpResponse } from 'msw'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createAuthClient, type AuthClientOptions, type Session } from '../src/index.js'
-import { BASE_URL, record, useMockAuthServer } from './helpers.js'
+import type { Session } from '../src/index.js'
+import { BASE_URL, record, useClients, useMockAuthServer } from './helpers.js'
 
 // Each session has an identity: what a request, a refresh or a listener started under stays with it.
 const { server, mock } = useMockAuthServer({ users: { ada: 'lovelace', grace: 'hopper' } })
@@ -9,14 +9,8 @@ const ADA = { username: 'ada', password: 'lovelace' }
 const GRACE = { username: 'grace', password: 'hopper' }
 const API = `${BASE_URL}/api/me`
 
-const clients: { destroy(): void }[] = []
-function client(options: Partial<AuthClientOptions> = {}) {
-  const auth = createAuthClient({ baseUrl: BASE_URL, crossTab: false, ...options })
-  clients.push(auth)
-  return auth
-}
+const { client } = useClients()
 afterEach(() => {
-  for (const auth of clients.splice(0)) auth.destroy()
   server.events.removeAllListeners()
 })
 
