@@ -144,7 +144,8 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
 }
 
 const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
-const count = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+/** A safe, non-negative integer: a count or a generation from untrusted data. */
+export const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 const optional = <T>(value: unknown, test: (value: unknown) => value is T): boolean => value === undefined || test(value)
 
 /**
@@ -164,9 +165,9 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     receivedAt === undefined ||
     !(expiresAt - receivedAt >= MIN_LIFETIME_MS && expiresAt - receivedAt <= MAX_LIFETIME_MS) ||
     !optional(record.sid, nonEmptyString) ||
-    !optional(record.rotation, count) ||
-    !optional(record.gen, count) ||
-    !optional(record.born, count) ||
+    !optional(record.rotation, isCount) ||
+    !optional(record.gen, isCount) ||
+    !optional(record.born, isCount) ||
     !optional(record.tab, (value): value is string => typeof value === 'string')
   ) {
     return undefined

@@ -1,5 +1,5 @@
 import { isTransient, type TransientCode } from '../errors.js'
-import { fromRecord, type SessionRecord } from '../session.js'
+import { fromRecord, isCount, type SessionRecord } from '../session.js'
 import { isGen } from '../sessionOrder.js'
 
 /**
@@ -31,7 +31,6 @@ const isRecord = (value: unknown, clock: number, now: number): boolean => {
   return state !== undefined && isGen(state.gen, clock, now) && (value as SessionRecord).sid !== undefined
 }
 const isSid = (value: unknown): boolean => typeof value === 'string' && value !== ''
-const isCount = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
