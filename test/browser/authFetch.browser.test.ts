@@ -1,17 +1,15 @@
 // @vitest-environment node
-import type { Page } from 'playwright-core'
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { hasChromium } from './chromium.js'
-import { openTestPage, useBrowserSuite } from './harness.js'
+import { beforeAll, beforeEach, expect, it } from 'vitest'
+import { describeInEngines, openTestPage, useBrowserSuite, type TestPage as Page } from './harness.js'
 
 // The 401 replay with the bodies a browser really has: a Request's body is a stream there, FormData
 // is sent as multipart with a boundary, and a sent body cannot be read again.
-describe.skipIf(!hasChromium)('auth.fetch in real Chromium: one refresh and one replay on a 401, body intact', () => {
-  const suite = useBrowserSuite()
+describeInEngines('auth.fetch: one refresh and one replay on a 401, body intact,', (engine) => {
+  const suite = useBrowserSuite(engine)
   let page: Page
 
   beforeAll(async () => {
-    page = await openTestPage(await suite.browser.newPage(), suite.server, 'crossTab=false')
+    page = await openTestPage(await (await suite.browser.newContext()).newPage(), suite.server, 'crossTab=false')
   })
   beforeEach(async () => {
     await page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }))

@@ -1,25 +1,23 @@
 // @vitest-environment node
 import { mkdirSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildReactExample } from '../../examples/react/build.mjs'
 import { startDemoServer } from '../../examples/server/server.mjs'
-import { hasChromium, launchChromium } from './chromium.js'
+import type { TestBrowser } from './engines/index.js'
+import { countOf, describeInEngines, isVisible, root, textOf, waitForVisible, waitUntil, type TestPage as Page } from './harness.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
 const screenshots = join(root, 'test-results')
 
-describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
+describeInEngines('the demo, end to end,', (engine) => {
   let server: Awaited<ReturnType<typeof startDemoServer>>
-  let browser: Browser
+  let browser: TestBrowser
 
   beforeAll(async () => {
     await buildReactExample()
     // 4-second tokens: a silent refresh every 2 s, so two happen within the test.
     server = await startDemoServer({ accessTokenLifetimeSec: 4 })
-    browser = await launchChromium()
+    browser = await engine.launch()
   }, 60_000)
   afterAll(async () => {
     await browser?.close()
@@ -28,28 +26,26 @@ describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
 
   const open = async (page: Page, path = '/') => {
     await page.goto(`${server.url}${path}`)
-    await page.waitForSelector('body[data-ready="true"], #root h1', { timeout: 10_000 })
+    await waitUntil(page, () => document.querySelector('body[data-ready="true"], #root h1') !== null)
   }
-  const refreshes = (page: Page) => page.locator('#event-log li[data-type="refresh"]').count()
+  const refreshes = (page: Page) => countOf(page, '#event-log li[data-type="refresh"]')
 
   it('logs in through the form, calls the API across two silent refreshes, and logs out in every tab', async () => {
     const context = await browser.newContext()
     const first = await context.newPage()
-    const pageErrors: string[] = []
-    first.on('pageerror', (error) => pageErrors.push(error.message))
     await open(first)
-    expect(await first.locator('#login-panel').isVisible()).toBe(true)
+    expect(await isVisible(first, '#login-panel')).toBe(true)
 
     await first.fill('input[name="password"]', 'lovelace')
     await first.click('#login-form button[type="submit"]')
-    await first.locator('#session-panel').waitFor({ state: 'visible' })
-    expect(await first.textContent('#user-name')).toBe('Ada Lovelace')
+    await waitForVisible(first, '#session-panel')
+    expect(await textOf(first, '#user-name')).toBe('Ada Lovelace')
 
     const statuses: string[] = []
     for (let round = 0; round < 3; round++) {
       await first.click('#call-api')
-      await expect.poll(() => first.textContent('#api-result')).toMatch(/^\d{3} /)
-      statuses.push((await first.textContent('#api-result'))!.slice(0, 3))
+      await expect.poll(() => textOf(first, '#api-result')).toMatch(/^\d{3} /)
+      statuses.push((await textOf(first, '#api-result'))!.slice(0, 3))
       if (round < 2) await expect.poll(() => refreshes(first), { timeout: 5_000 }).toBeGreaterThan(round)
     }
     expect(statuses).toEqual(['200', '200', '200'])
@@ -57,24 +53,24 @@ describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
     expect(server.stats.unauthorized).toBe(0)
 
     mkdirSync(screenshots, { recursive: true })
-    await first.screenshot({ path: join(screenshots, 'demo-logged-in.png'), fullPage: true })
+    await first.screenshot(join(screenshots, `demo-logged-in-${engine.name.toLowerCase()}.png`))
 
     const second = await context.newPage()
     await open(second)
-    await second.locator('#session-panel').waitFor({ state: 'visible' })
-    expect(await second.textContent('#user-name')).toBe('Ada Lovelace')
+    await waitForVisible(second, '#session-panel')
+    expect(await textOf(second, '#user-name')).toBe('Ada Lovelace')
 
     const react = await context.newPage()
     await react.goto(`${server.url}/react/`)
-    await expect.poll(() => react.textContent('h2'), { timeout: 10_000 }).toBe('Logged in as Ada Lovelace')
+    await expect.poll(() => textOf(react, 'h2'), { timeout: 10_000 }).toBe('Logged in as Ada Lovelace')
 
     await second.click('#logout')
-    await first.locator('#login-panel').waitFor({ state: 'visible', timeout: 2_000 })
-    await expect.poll(() => react.textContent('h2'), { timeout: 2_000 }).toBe('Log in')
-    const lastEvent = await first.locator('#event-log li').first().textContent()
+    await waitForVisible(first, '#login-panel', 2_000)
+    await expect.poll(() => textOf(react, 'h2'), { timeout: 2_000 }).toBe('Log in')
+    const lastEvent = await textOf(first, '#event-log li')
     expect(lastEvent).toContain('logout')
     expect(lastEvent).toContain('in another tab')
-    expect(pageErrors).toEqual([])
+    expect([...first.errors, ...second.errors, ...react.errors]).toEqual([])
     await context.close()
   }, 60_000)
 
@@ -86,20 +82,20 @@ describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
     await open(first)
     await first.fill('input[name="password"]', 'lovelace')
     await first.click('#login-form button[type="submit"]')
-    await first.locator('#session-panel').waitFor({ state: 'visible' })
+    await waitForVisible(first, '#session-panel')
     await first.click('#logout')
-    await first.locator('#login-panel').waitFor({ state: 'visible' })
+    await waitForVisible(first, '#login-panel')
     const second = await context.newPage()
     await open(second)
     await second.fill('input[name="password"]', 'lovelace')
     await second.click('#login-form button[type="submit"]')
-    await second.locator('#session-panel').waitFor({ state: 'visible' })
-    await first.locator('#session-panel').waitFor({ state: 'visible', timeout: 2_000 })
+    await waitForVisible(second, '#session-panel')
+    await waitForVisible(first, '#session-panel', 2_000)
     // 4-second tokens: past two silent refreshes.
     await expect.poll(() => refreshes(second), { timeout: 10_000 }).toBeGreaterThanOrEqual(2)
-    expect(await first.locator('#session-panel').isVisible()).toBe(true)
-    expect(await second.locator('#session-panel').isVisible()).toBe(true)
-    expect(await second.locator('#event-log li[data-type="logout"], #event-log li[data-type="session-expired"]').count()).toBe(0)
+    expect(await isVisible(first, '#session-panel')).toBe(true)
+    expect(await isVisible(second, '#session-panel')).toBe(true)
+    expect(await countOf(second, '#event-log li[data-type="logout"], #event-log li[data-type="session-expired"]')).toBe(0)
     await context.close()
   }, 30_000)
 
@@ -109,14 +105,14 @@ describe.skipIf(!hasChromium)('the demo, end to end in Chromium', () => {
     await open(page)
     await page.fill('input[name="password"]', 'lovelace')
     await page.click('#login-form button[type="submit"]')
-    await page.locator('#session-panel').waitFor({ state: 'visible' })
+    await waitForVisible(page, '#session-panel')
     const cookies = await context.cookies()
     expect(cookies).toEqual([expect.objectContaining({ name: '__Host-tokenkeeper-refresh', httpOnly: true, secure: true, sameSite: 'Strict' })])
     expect(await page.evaluate(() => document.cookie)).toBe('')
     expect(await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage))).toBe('{}{}')
     await page.reload()
-    await page.waitForSelector('body[data-ready="true"]')
-    expect(await page.locator('#session-panel').isVisible()).toBe(true)
+    await waitUntil(page, () => document.querySelector('body[data-ready="true"]') !== null)
+    expect(await isVisible(page, '#session-panel')).toBe(true)
     await context.close()
   }, 30_000)
 

@@ -1,9 +1,10 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest'
 import { startTestAuthServer, type TestAuthServer } from './authServer.js'
-import { launchChromium } from './chromium.js'
+import type { Engine, TestBrowser, TestContext, TestPage } from './engines/index.js'
+
+export { describeInEngines, type Engine, type TestPage } from './engines/index.js'
 
 declare global {
   interface Window {
@@ -13,21 +14,21 @@ declare global {
   }
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
+export const root = join(dirname(fileURLToPath(import.meta.url)), '../..')
 
-/** What a browser suite gets: the test auth server (which also serves the page) and Chromium. */
+/** What a browser suite gets: the test auth server (which also serves the page) and the browser. */
 export interface BrowserSuite {
   server: TestAuthServer
-  browser: Browser
+  browser: TestBrowser
 }
 
-/** Starts the test auth server and Chromium before the calling suite, and stops both after it. */
-export function useBrowserSuite(): BrowserSuite {
+/** Starts the test auth server and the engine's browser before the calling suite, and stops both after it. */
+export function useBrowserSuite(engine: Engine): BrowserSuite {
   const suite = {} as BrowserSuite
   beforeAll(async () => {
     suite.server = await startTestAuthServer(root)
-    suite.browser = await launchChromium()
-  }, 30_000)
+    suite.browser = await engine.launch()
+  }, 60_000)
   afterAll(async () => {
     await suite.browser?.close()
     await suite.server?.close()
@@ -39,8 +40,8 @@ export function useBrowserSuite(): BrowserSuite {
  * A fresh browser context (its own storage, cookies and locks) for each test of the calling suite,
  * with the server's counters reset and its tokens back to a 60-second lifetime.
  */
-export function useContextPerTest(suite: BrowserSuite): () => BrowserContext {
-  let context: BrowserContext
+export function useContextPerTest(suite: BrowserSuite): () => TestContext {
+  let context: TestContext
   beforeEach(async () => {
     context = await suite.browser.newContext()
     suite.server.resetStats()
@@ -50,10 +51,46 @@ export function useContextPerTest(suite: BrowserSuite): () => BrowserContext {
   return () => context
 }
 
+/**
+ * Waits until `fn` returns something truthy (and serialisable: not a DOM node) in the page. It asks from outside, one `evaluate` every
+ * 50 ms, rather than polling inside the page: a background tab's timers and animation frames are
+ * throttled or stopped in Firefox, so polling there would measure the throttling.
+ */
+export async function waitUntil<A>(page: TestPage, fn: (arg: A) => unknown, arg?: A, timeout = 10_000): Promise<void> {
+  const until = Date.now() + timeout
+  while (!(await page.evaluate(fn as (arg: A | undefined) => unknown, arg))) {
+    if (Date.now() > until) throw new Error(`waited ${timeout} ms for ${String(fn)}${arg === undefined ? '' : ` with ${JSON.stringify(arg)}`}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+/** Whether an element matching `selector` is on the page and rendered visible. */
+export const isVisible = (page: TestPage, selector: string): Promise<boolean> =>
+  page.evaluate((s) => document.querySelector(s)?.checkVisibility() ?? false, selector)
+
+/** Waits until an element matching `selector` is visible. */
+export const waitForVisible = (page: TestPage, selector: string, timeout?: number): Promise<void> =>
+  waitUntil(page, (s) => document.querySelector(s)?.checkVisibility() ?? false, selector, timeout)
+
+/** The text of the first element matching `selector`, or null when there is none. */
+export const textOf = (page: TestPage, selector: string): Promise<string | null> =>
+  page.evaluate((s) => document.querySelector(s)?.textContent ?? null, selector)
+
+/** How many elements match `selector`. */
+export const countOf = (page: TestPage, selector: string): Promise<number> =>
+  page.evaluate((s) => document.querySelectorAll(s).length, selector)
+
 /** Opens the test page (test/browser/page.html, options from `query`) and waits for `auth.ready`. */
-export async function openTestPage(page: Page, server: TestAuthServer, query = '', host = '127.0.0.1'): Promise<Page> {
+export async function openTestPage(page: TestPage, server: TestAuthServer, query = '', host = '127.0.0.1'): Promise<TestPage> {
   await page.goto(`${server.url.replace('127.0.0.1', host)}/?${query}`)
-  await page.waitForFunction(() => window.auth !== undefined)
+  await waitUntil(page, () => window.auth !== undefined)
   await page.evaluate(() => window.tokenkeeperReady)
   return page
+}
+
+/** Reloads the test page and waits for `auth.ready` again. */
+export async function reloadTestPage(page: TestPage): Promise<void> {
+  await page.reload()
+  await waitUntil(page, () => window.auth !== undefined)
+  await page.evaluate(() => window.tokenkeeperReady)
 }

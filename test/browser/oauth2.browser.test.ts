@@ -1,9 +1,7 @@
 // @vitest-environment node
 import { OAuth2Server } from 'oauth2-mock-server'
-import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { hasChromium } from './chromium.js'
-import { openTestPage, useBrowserSuite } from './harness.js'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { describeInEngines, openTestPage, useBrowserSuite, type TestPage as Page } from './harness.js'
 
 declare global {
   interface Window {
@@ -13,9 +11,9 @@ declare global {
 
 // The built package in a real page, against a real OAuth2 server from another project on another
 // origin: CORS, form posts, revocation and the 401 replay as a browser does them.
-describe.skipIf(!hasChromium)('oauth2 protocol in real Chromium against oauth2-mock-server, cross-origin', () => {
+describeInEngines('oauth2 protocol against oauth2-mock-server, cross-origin,', (engine) => {
   // The page comes from the test auth server; its own client there is left alone.
-  const suite = useBrowserSuite()
+  const suite = useBrowserSuite(engine)
   const oauth2 = new OAuth2Server()
   let page: Page
   let issuer = ''
@@ -30,7 +28,7 @@ describe.skipIf(!hasChromium)('oauth2 protocol in real Chromium against oauth2-m
       userinfo.push(request.headers.authorization)
       if (userinfo.length === 1) response.statusCode = 401 // as if the server had revoked that token
     })
-    page = await openTestPage(await suite.browser.newPage(), suite.server)
+    page = await openTestPage(await (await suite.browser.newContext()).newPage(), suite.server)
     // A string, so the test runner's transform leaves the page's own import() alone.
     const options = { baseUrl: issuer, protocol: 'oauth2', clientId: 'spa', endpoints: { token: '/token', revocation: '/revoke' } }
     await page.evaluate(`import('/dist/index.js').then((tk) => { window.oauth = tk.createAuthClient(${JSON.stringify(options)}) })`)

@@ -1,13 +1,11 @@
 // @vitest-environment node
-import type { Page } from 'playwright-core'
-import { describe, expect, it } from 'vitest'
-import { hasChromium } from './chromium.js'
-import { openTestPage, useBrowserSuite, useContextPerTest } from './harness.js'
+import { expect, it } from 'vitest'
+import { describeInEngines, openTestPage, reloadTestPage, useBrowserSuite, useContextPerTest, type TestPage as Page } from './harness.js'
 
 // What only a browser can tell: whether the cookie and web storages really keep a session across a
 // reload, with the attributes promised, and forget it at logout.
-describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
-  const suite = useBrowserSuite()
+describeInEngines('built-in storages', (engine) => {
+  const suite = useBrowserSuite(engine)
   const context = useContextPerTest(suite)
 
   const open = (page: Page, storage: string, host?: string) => openTestPage(page, suite.server, `crossTab=false&storage=${storage}`, host)
@@ -22,15 +20,13 @@ describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
     expect(cookie).toMatchObject({ name: '__Host-tokenkeeper.session', path: '/', secure: true, sameSite: 'Strict', httpOnly: false })
     expect(cookie!.expires).toBe(-1) // a session cookie by default
 
-    await page.reload()
-    await page.evaluate(() => window.tokenkeeperReady)
+    await reloadTestPage(page)
     expect(await session(page)).toBe(token)
     expect(suite.server.stats.refresh).toBe(0)
 
     await page.evaluate(() => window.auth.logout())
     expect(await context().cookies()).toEqual([])
-    await page.reload()
-    await page.evaluate(() => window.tokenkeeperReady)
+    await reloadTestPage(page)
     expect(await session(page)).toBeNull()
   }, 30_000)
 
@@ -41,8 +37,7 @@ describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
     const page = await context().newPage()
     await open(page, kind)
     const token = await page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }).then((s) => s.accessToken))
-    await page.reload()
-    await page.evaluate(() => window.tokenkeeperReady)
+    await reloadTestPage(page)
     expect(await session(page)).toBe(token)
     await page.evaluate(() => window.auth.logout())
     expect(await page.evaluate((store) => (window as unknown as Record<string, Storage>)[store]!.getItem('tokenkeeper.session'), name)).toBeNull()
@@ -54,8 +49,7 @@ describe.skipIf(!hasChromium)('built-in storages in real Chromium', () => {
     await page.evaluate(() => window.auth.login({ username: 'ada', password: 'lovelace' }))
     const written = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie }))
     expect(written).toEqual({ local: 0, session: 0, cookie: '' })
-    await page.reload()
-    await page.evaluate(() => window.tokenkeeperReady)
+    await reloadTestPage(page)
     expect(await session(page)).toBeNull()
   }, 30_000)
 })

@@ -1,8 +1,6 @@
 // @vitest-environment node
-import type { Page } from 'playwright-core'
-import { describe, expect, it } from 'vitest'
-import { hasChromium } from './chromium.js'
-import { openTestPage, useBrowserSuite, useContextPerTest } from './harness.js'
+import { expect, it } from 'vitest'
+import { describeInEngines, openTestPage, reloadTestPage, useBrowserSuite, useContextPerTest, type TestPage as Page } from './harness.js'
 
 // A seeded random walk of tab life: tabs open, close and reload, users log in and out, time passes
 // while the tokens (3 s) are refreshed silently. After every step, once the tabs settle, every open
@@ -136,8 +134,8 @@ const viewOf = (page: Page): Promise<TabView> =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const short = (id: string | undefined) => id?.slice(0, 8) ?? '?'
 
-describe.skipIf(!hasChromium)('tab life in real Chromium, a seeded random walk', () => {
-  const suite = useBrowserSuite()
+describeInEngines('tab life, a seeded random walk,', (engine) => {
+  const suite = useBrowserSuite(engine)
   const context = useContextPerTest(suite)
   const steps = REPLAY ? parse(REPLAY) : plan(SEED, STEP_COUNT)
   const origin = REPLAY ? `the ${steps.length} steps of TABLIFE_STEPS` : `${steps.length} steps of seed ${SEED}`
@@ -262,9 +260,7 @@ describe.skipIf(!hasChromium)('tab life in real Chromium, a seeded random walk',
             const page = tab(step.tab)
             await quietMoment()
             await leave(page)
-            await page.reload()
-            await page.waitForFunction(() => window.auth !== undefined)
-            await page.evaluate(() => window.tokenkeeperReady)
+            await reloadTestPage(page)
             if (storage === 'memory' && tabs.size === 1) model.user = null
             return
           }

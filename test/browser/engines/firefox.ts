@@ -1,0 +1,42 @@
+import puppeteer, { type BrowserContext, type Page } from 'puppeteer-core'
+import type { Engine, TestContext, TestPage } from './types.js'
+
+/**
+ * Debian's Firefox ESR, driven by puppeteer-core over WebDriver BiDi (playwright drives only its
+ * own patched Firefox builds).
+ */
+export const firefoxEngine: Engine = {
+  name: 'Firefox',
+  executablePath: process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr',
+  install: 'apt-get update && apt-get install -y firefox-esr',
+  async launch() {
+    const browser = await puppeteer.launch({ browser: 'firefox', executablePath: this.executablePath, headless: true })
+    return {
+      newContext: async () => contextOf(await browser.createBrowserContext()),
+      close: () => browser.close(),
+    }
+  },
+}
+
+function contextOf(context: BrowserContext): TestContext {
+  return {
+    newPage: async () => pageOf(await context.newPage()),
+    cookies: () => context.cookies(),
+    close: () => context.close(),
+  }
+}
+
+function pageOf(page: Page): TestPage {
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error instanceof Error ? error.message : String(error)))
+  return {
+    errors,
+    goto: async (url) => void (await page.goto(url)),
+    reload: async () => void (await page.reload()),
+    close: () => page.close(),
+    evaluate: ((fn: string | ((arg: unknown) => unknown), ...arg: unknown[]) => page.evaluate(fn, ...arg)) as TestPage['evaluate'],
+    fill: (selector, value) => page.locator(selector).fill(value),
+    click: (selector) => page.locator(selector).click(),
+    screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png`, fullPage: true })),
+  }
+}
