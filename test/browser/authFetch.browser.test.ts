@@ -71,6 +71,24 @@ describeInEngines('auth.fetch: one refresh and one replay on a 401, body intact,
     expect(suite.server.stats).toMatchObject({ refresh: 0, api: 1, apiWithToken: 1 })
   })
 
+  it('a request redirected to another origin arrives there without the token, and its 401 there refreshes nothing', async () => {
+    // The same server under its other loopback name: another origin, so the browser drops the
+    // Authorization header at the redirect (Fetch standard), and the client must not take that
+    // origin's 401 for its own token's.
+    const elsewhere = `${suite.server.url.replace('127.0.0.1', 'localhost')}/api/echo`
+    const status = await page.evaluate((to) => window.auth.fetch(`/api/redirect?to=${encodeURIComponent(to)}`).then((r) => r.status), elsewhere)
+    expect(status).toBe(401)
+    expect(suite.server.stats).toMatchObject({ refresh: 0, api: 1, apiWithToken: 0 })
+  })
+
+  it('a request redirected within the origin keeps the token, and a 401 at the end is refreshed and replayed once', async () => {
+    const echo = await page.evaluate(() =>
+      window.auth.fetch('/api/redirect?to=/api/echo', { method: 'POST', body: 'after a redirect' }).then((r) => r.json()),
+    )
+    expect(echo).toMatchObject({ method: 'POST', body: 'after a redirect' })
+    expect(suite.server.stats).toMatchObject({ refresh: 1, api: 2, apiWithToken: 2 })
+  })
+
   it('through ky (tokenkeeper/ky): a JSON post that gets a 401 is refreshed and replayed once, and ky sees the 200', async () => {
     // A string, so the test runner's transform leaves the page's own import() alone.
     const echo = await page.evaluate(`Promise.all([import('ky'), import('/dist/ky.js')]).then(([{ default: ky }, { withAuth }]) =>

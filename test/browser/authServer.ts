@@ -127,6 +127,14 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
         response.writeHead(204, cors).end()
         return
       }
+      if (url.pathname === '/api/redirect') {
+        // Sends the request on to `to`, a URL on this server (under either loopback name), with its
+        // method and body (307). Counted by where it lands, not here.
+        const to = new URL(url.searchParams.get('to') ?? '/', `http://${request.headers.host}`)
+        if (to.port !== String((server.address() as AddressInfo).port)) return json(response, 400, { error: 'not_this_server' })
+        response.writeHead(307, { ...cors, location: to.href }).end()
+        return
+      }
       if (url.pathname === '/api/denied') {
         stats.api++
         return json(response, 401, { error: 'invalid_token' }) // whatever the token

@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { expect, it } from 'vitest'
-import { describeInEngines, openTestPage, useBrowserSuite, useContextPerTest, type TestPage as Page } from './harness.js'
+import { describeInEngines, goBackTo, openTestPage, useBrowserSuite, useContextPerTest, type TestPage as Page } from './harness.js'
 
 describeInEngines('cross-tab', (engine) => {
   const suite = useBrowserSuite(engine)
@@ -88,6 +88,32 @@ describeInEngines('cross-tab', (engine) => {
     )
     expect(ended).toEqual([1, 0]) // the first tab's own logout only
     expect(suite.server.stats.reuseDetected).toBe(0)
+  }, 30_000)
+
+  it.each(['memory', 'local'])('a tab that leaves the app and comes back with Back, after the others logged out, logged in again and refreshed twice (%s storage), holds the current session and reuses no token', async (storage) => {
+    // A page restored from the back/forward cache would bring back its old session and its spent
+    // refresh token, having missed every message meanwhile. Neither engine caches these pages (each
+    // tab holds or waits for the leader's Web Lock, which keeps a page out of both caches: seen in
+    // Chromium 156 and Firefox 153, where a plain page is cached), so the page comes back fresh;
+    // this pins that the result is right whichever way it comes back.
+    const away = await openTab(`storage=${storage}`)
+    const other = await openTab(`storage=${storage}`)
+    const url = await away.evaluate(() => location.href)
+    await login(away)
+    await expect.poll(() => session(other), { timeout: 2_000 }).not.toBeNull()
+    await away.goto(`${suite.server.url}/dist/index.js`) // any other page
+    await other.evaluate(() => window.auth.logout())
+    const token = await login(other)
+    await other.evaluate(() => window.auth.refresh())
+    await other.evaluate(() => window.auth.refresh())
+    await goBackTo(away, url)
+    await expect.poll(() => session(away), { timeout: 2_000 }).toBe(await session(other))
+    expect(await session(away)).not.toBe(token)
+    await away.evaluate(() => window.auth.refresh())
+    await expect.poll(() => session(other), { timeout: 2_000 }).toBe(await session(away))
+    expect(suite.server.stats.reuseDetected).toBe(0)
+    const statuses = await Promise.all([away, other].map((tab) => tab.evaluate(() => window.auth.fetch('/api/me').then((r) => r.status))))
+    expect(statuses).toEqual([200, 200])
   }, 30_000)
 
   it('a tab opened after login, with memory storage, is logged in without a request to the server', async () => {

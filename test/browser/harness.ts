@@ -88,6 +88,22 @@ export async function openTestPage(page: TestPage, server: TestAuthServer, query
   return page
 }
 
+/**
+ * The browser's Back button, back to the test page at `url`, then waits for `auth.ready`. A page
+ * restored from the back/forward cache fires no load event for the drivers to wait on, so this
+ * asks from outside until the page is there (calls made mid-navigation fail, and are asked again).
+ */
+export async function goBackTo(page: TestPage, url: string): Promise<void> {
+  await page.evaluate(() => void setTimeout(() => history.back()))
+  const until = Date.now() + 10_000
+  const arrived = (href: string) => document.readyState === 'complete' && location.href === href && window.auth !== undefined
+  while (!(await page.evaluate(arrived, url).catch(() => false))) {
+    if (Date.now() > until) throw new Error(`Back did not return to ${url} within 10 s`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await page.evaluate(() => window.tokenkeeperReady)
+}
+
 /** Reloads the test page and waits for `auth.ready` again. */
 export async function reloadTestPage(page: TestPage): Promise<void> {
   await page.reload()
