@@ -92,10 +92,10 @@ describeInEngines('cross-tab', (engine) => {
 
   it.each(['memory', 'local'])('a tab that leaves the app and comes back with Back, after the others logged out, logged in again and refreshed twice (%s storage), holds the current session and reuses no token', async (storage) => {
     // A page restored from the back/forward cache would bring back its old session and its spent
-    // refresh token, having missed every message meanwhile. Neither engine caches these pages (each
-    // tab holds or waits for the leader's Web Lock, which keeps a page out of both caches: seen in
-    // Chromium 156 and Firefox 153, where a plain page is cached), so the page comes back fresh;
-    // this pins that the result is right whichever way it comes back.
+    // refresh token, having missed every message meanwhile. Firefox 153 caches a plain page, and one
+    // with an open BroadcastChannel, but not one that holds or waits for a Web Lock, as every tab
+    // of ours does (the leader's lock); Chromium under automation caches nothing. So the page comes
+    // back fresh in both; this pins that the result is right whichever way it comes back.
     const away = await openTab(`storage=${storage}`)
     const other = await openTab(`storage=${storage}`)
     const url = await away.evaluate(() => location.href)
