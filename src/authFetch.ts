@@ -4,7 +4,7 @@ import { isAuthError } from './errors.js'
 export interface AuthFetchOptions {
   fetch: typeof globalThis.fetch
   /** Relative URLs resolve against the page, or against the login endpoint outside a browser. */
-  endpoints: { login: string }
+  baseUrl: string
   allowedOrigins: ReadonlySet<string>
 }
 
@@ -67,7 +67,7 @@ export function createAuthFetch(
       try {
         // Relative to the document (or a worker's location); outside a browser, to the auth server.
         const { document, location } = globalThis as { document?: Document; location?: Location }
-        url = new URL(isRequest ? input.url : (input as string | URL), document?.baseURI ?? location?.href ?? deps.endpoints.login)
+        url = new URL(isRequest ? input.url : (input as string | URL), document?.baseURI ?? location?.href ?? deps.baseUrl)
       } catch {
         return deps.fetch(input, init) // let the platform report its own error
       }

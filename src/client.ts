@@ -5,16 +5,15 @@ import { createEmitter, type Emitter, type Listener } from './emitter.js'
 import { AuthError, isAuthError, noSessionError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { isUsable, refreshDueAt } from './expiry.js'
-import { resolveOptions, type AuthClientOptions, type ResolvedOptions } from './options.js'
-import { jsonProtocol } from './protocols/json.js'
-import { oauth2Protocol } from './protocols/oauth2.js'
-import type { Credentials, Protocol } from './protocols/Protocol.js'
+import type { AuthClientOptions } from './options.js'
+import type { Credentials, ProtocolCalls } from './protocols/Protocol.js'
 import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
 import { renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { restoreSession } from './sessionRestore.js'
+import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 
 /**
@@ -64,7 +63,7 @@ export class AuthClient<Claims = JwtPayload> {
   readonly fetch: typeof globalThis.fetch
 
   readonly #options: ResolvedOptions
-  readonly #protocol: Protocol
+  readonly #protocol: ProtocolCalls
   readonly #store: SessionStore<Claims>
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
@@ -83,7 +82,7 @@ export class AuthClient<Claims = JwtPayload> {
   constructor(options: AuthClientOptions) {
     const o = (this.#options = resolveOptions(options))
     this.#machine = createSessionMachine(this.#tabId, () => o.clock.now())
-    this.#protocol = o.protocol === 'oauth2' ? oauth2Protocol(o, o.endpoints, o) : jsonProtocol(o, o.endpoints)
+    this.#protocol = o.protocol
     this.#store = createSessionStore(o, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
     this.#flight = createRefreshFlight(o)
@@ -113,7 +112,7 @@ export class AuthClient<Claims = JwtPayload> {
             {
               ...o,
               locks: o.locks,
-              name: `tokenkeeper:${o.storageKey}@${o.protocol === 'oauth2' ? o.endpoints.token : o.endpoints.refresh}`,
+              name: `tokenkeeper:${o.storageKey}@${o.protocol.id}`,
             },
           )
         : undefined
@@ -341,7 +340,7 @@ export class AuthClient<Claims = JwtPayload> {
     const version = this.#machine.version()
     if (to?.sid !== from?.sid) this.#flight.reset()
     if (to) {
-      const canRefresh = to.refreshToken !== undefined || this.#options.protocol === 'json'
+      const canRefresh = to.refreshToken !== undefined || this.#protocol.refreshesWithoutToken
       this.#scheduler.schedule(refreshDueAt(to, canRefresh, this.#options), 'refresh')
     } else {
       this.#scheduler.cancel()

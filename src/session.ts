@@ -20,10 +20,18 @@ export interface Session<Claims = JwtPayload> {
 }
 
 /** What a protocol gets back from a successful login or refresh. */
+/** What a protocol's login or refresh gives the client: the tokens as the server issued them.  *
+ * @example
+ * ```ts
+ * return { accessToken: body.jwt, refreshToken: body.renewal, expiresInSec: body.ttl }
+ * ```
+ */
 export interface TokenResponse {
+  /** The access token, a JWT (its claims become the session's). */
   accessToken: string
+  /** Absent when the server keeps it in an HttpOnly cookie, or gives none. */
   refreshToken: string | undefined
-  /** `expires_in` in seconds, when the server sent it. */
+  /** `expires_in` in seconds, when the server sent it; else the access token's `exp` decides. */
   expiresInSec: number | undefined
 }
 

@@ -2,7 +2,7 @@ import type { CrossTabSync } from './crossTab/crossTabSync.js'
 import { isAuthError, noSessionError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { isUsable, type ExpiryPolicy } from './expiry.js'
-import type { Protocol } from './protocols/Protocol.js'
+import type { ProtocolCalls } from './protocols/Protocol.js'
 import type { RefreshFlight } from './refreshFlight.js'
 import type { Scheduler } from './scheduler.js'
 import { createSessionState, toRecord, type SessionState, type TokenResponse } from './session.js'
@@ -15,7 +15,7 @@ export interface SessionContext<Claims> {
   tabId: string
   machine: SessionMachine<Claims>
   flight: RefreshFlight<SessionState<Claims>>
-  protocol: Protocol
+  protocol: ProtocolCalls
   store: SessionStore<Claims>
   scheduler: Scheduler
   sync: CrossTabSync | undefined

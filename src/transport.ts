@@ -9,12 +9,20 @@ export interface TransportConfig {
   credentials: RequestCredentials
 }
 
-/** A server's answer, body parsed when it was JSON. */
+/** A server's answer, body parsed when it was JSON.  *
+ * @example
+ * ```ts
+ * const { ok, status, body, retryAfterMs } = await server.post('login', url, body, headers)
+ * ```
+ */
 export interface ServerAnswer {
+  /** The HTTP status. */
   status: number
+  /** Whether the status is 2xx. */
   ok: boolean
   /** The parsed JSON body, or undefined when the body was empty or not JSON. */
   body: unknown
+  /** The wait the server asked for with `Retry-After`, in milliseconds, when it did. */
   retryAfterMs: number | undefined
 }
 

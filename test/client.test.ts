@@ -2,6 +2,7 @@ import { http, HttpResponse } from 'msw'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AuthError, createAuthClient, memoryStorage, webStorage, type Session } from '../src/index.js'
 import { BASE_URL, record, serialize, useClients, useMockAuthServer } from './helpers.js'
+import { oauth2 } from '../src/oauth2/index.js'
 
 const { server, mock } = useMockAuthServer()
 const KEY = 'tokenkeeper.session'
@@ -279,7 +280,7 @@ describe('logout', () => {
   })
 
   it('oauth2: revokes the refresh token then the access token', async () => {
-    const auth = client({ protocol: 'oauth2' })
+    const auth = client({ protocol: oauth2() })
     await auth.login(ADA)
     expect(await auth.logout()).toEqual({ revoked: true })
     expect(mock().counts.revoke).toBe(2)

@@ -1,9 +1,19 @@
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest'
 import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions } from '../src/index.js'
+import { systemClock } from '../src/clock.js'
+import type { AuthServer } from '../src/protocols/Protocol.js'
 import { createMockAuthServer, type MockAuthServerOptions } from '../src/testing/mockAuthServer.js'
+import { postToAuthServer } from '../src/transport.js'
 
 export const BASE_URL = 'https://api.example.com'
+
+/** What a protocol gets from the client, for testing a protocol alone: paths join BASE_URL, posts go through fetch. */
+export const testAuthServer = (requestTimeoutMs = 1_000): AuthServer => ({
+  url: (_, value) => new URL(value as string, BASE_URL).href,
+  post: (operation, url, body, headers) =>
+    postToAuthServer({ fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs, credentials: 'same-origin' }, operation, url, body, headers),
+})
 
 /**
  * One mock auth server per test file, through MSW: unhandled requests fail the test, and each

@@ -1,15 +1,13 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
-import { systemClock } from '../src/clock.js'
 import { createAuthClient } from '../src/index.js'
 import { jsonProtocol } from '../src/protocols/json.js'
-import { BASE_URL, serialize, useMockAuthServer } from './helpers.js'
+import { BASE_URL, serialize, testAuthServer, useMockAuthServer } from './helpers.js'
 
 const { server, mock } = useMockAuthServer()
 
 const endpoints = { login: `${BASE_URL}/auth/login`, refresh: `${BASE_URL}/auth/refresh`, logout: `${BASE_URL}/auth/logout` }
-const protocol = () =>
-  jsonProtocol({ fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs: 1_000, credentials: 'same-origin' }, endpoints)
+const protocol = () => jsonProtocol(endpoints).connect(testAuthServer())
 
 describe('jsonProtocol', () => {
   it('posts the credentials as JSON to the login endpoint', async () => {
@@ -87,10 +85,7 @@ describe('jsonProtocol', () => {
 
   it('rejects with timeout when the server does not answer in time', async () => {
     server.use(http.post(endpoints.login, () => new Promise<Response>(() => {})))
-    const slow = jsonProtocol(
-      { fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs: 20, credentials: 'same-origin' },
-      endpoints,
-    )
+    const slow = jsonProtocol(endpoints).connect(testAuthServer(20))
     await expect(slow.login({})).rejects.toMatchObject({ code: 'timeout' })
   })
 

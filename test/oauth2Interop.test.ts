@@ -2,6 +2,7 @@
 import { OAuth2Server } from 'oauth2-mock-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAuthClient } from '../src/index.js'
+import { oauth2 } from '../src/oauth2/index.js'
 
 // A real OAuth2 server from another project, on 127.0.0.1: no mock of ours in between.
 describe('oauth2 protocol against oauth2-mock-server', () => {
@@ -25,9 +26,7 @@ describe('oauth2 protocol against oauth2-mock-server', () => {
   const client = () =>
     createAuthClient({
       baseUrl,
-      protocol: 'oauth2',
-      clientId: 'tokenkeeper-spa',
-      endpoints: { token: '/token', revocation: '/revoke' },
+      protocol: oauth2({ clientId: 'tokenkeeper-spa', endpoints: { token: '/token', revocation: '/revoke' } }),
     })
 
   it('logs in with the password grant and decodes the signed JWT', async () => {

@@ -1,19 +1,13 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it } from 'vitest'
-import { systemClock } from '../src/clock.js'
 import { createAuthClient } from '../src/index.js'
-import { oauth2Protocol } from '../src/protocols/oauth2.js'
-import { BASE_URL, serialize, useMockAuthServer } from './helpers.js'
+import { oauth2 } from '../src/oauth2/index.js'
+import { BASE_URL, serialize, testAuthServer, useMockAuthServer } from './helpers.js'
 
 const { server, mock } = useMockAuthServer()
 
 const endpoints = { token: `${BASE_URL}/oauth/token`, revocation: `${BASE_URL}/oauth/revoke` }
-const protocol = (clientId?: string) =>
-  oauth2Protocol(
-    { fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs: 1_000, credentials: 'same-origin' },
-    endpoints,
-    { clientId, scope: 'openid offline_access' },
-  )
+const protocol = (clientId?: string) => oauth2({ clientId, scope: 'openid offline_access', endpoints }).connect(testAuthServer())
 
 function captureForms(url: string, answer: () => Response) {
   const forms: Record<string, string>[] = []
@@ -72,7 +66,7 @@ describe('oauth2Protocol', () => {
     ['a username that is not a string', { username: 42, password: 'hunter2' }, 'login: oauth2 needs a username and a password'],
     ['a scope that is not a string', { username: 'ada', password: 'hunter2', scope: ['openid', 'profile'] }, 'login: oauth2 scope must be a string'],
   ])('login() with %s rejects with invalid_argument before any request, echoing no value', async (_, credentials, message) => {
-    const auth = createAuthClient({ baseUrl: BASE_URL, protocol: 'oauth2', clientId: 'spa', crossTab: false })
+    const auth = createAuthClient({ baseUrl: BASE_URL, protocol: oauth2({ clientId: 'spa' }), crossTab: false })
     const error = await auth.login(credentials).catch((error: unknown) => error)
     expect(error).toMatchObject({ name: 'AuthError', code: 'invalid_argument', message })
     expect(serialize(error)).not.toMatch(/hunter2|openid/)

@@ -1,21 +1,28 @@
 import { describe, expect, it } from 'vitest'
 import { AuthError, createAuthClient } from '../src/index.js'
-import { resolveOptions } from '../src/options.js'
+import { oauth2 } from '../src/oauth2/index.js'
+import type { AuthServer } from '../src/protocols/Protocol.js'
+import { resolveOptions } from '../src/resolveOptions.js'
+
+/** A protocol that resolves the given endpoint values through the client's AuthServer. */
+const resolving = (values: string[], into: string[]) => ({
+  connect(server: AuthServer) {
+    into.push(...values.map((value) => server.url('endpoints.x', value)))
+    return { id: 'x', refreshesWithoutToken: false, login: async () => ({ accessToken: '', refreshToken: undefined, expiresInSec: undefined }), refresh: async () => ({ accessToken: '', refreshToken: undefined, expiresInSec: undefined }), revoke: async () => false }
+  },
+})
 
 describe('resolveOptions', () => {
-  it('resolves endpoints against a baseUrl with a path, as a prefix', () => {
-    const { endpoints } = resolveOptions({ baseUrl: 'https://api.example.com/v1' })
-    expect(endpoints.login).toBe('https://api.example.com/v1/auth/login')
-    expect(endpoints.token).toBe('https://api.example.com/v1/oauth/token')
+  it("resolves a protocol's endpoint paths against a baseUrl with a path, as a prefix, and keeps absolute URLs", () => {
+    const urls: string[] = []
+    resolveOptions({ baseUrl: 'https://api.example.com/v1', protocol: resolving(['/auth/login', 'oauth/token', 'https://auth.example.com/renew'], urls) })
+    expect(urls).toEqual(['https://api.example.com/v1/auth/login', 'https://api.example.com/v1/oauth/token', 'https://auth.example.com/renew'])
   })
 
-  it('takes endpoint paths and absolute endpoint URLs', () => {
-    const { endpoints } = resolveOptions({
-      baseUrl: 'https://api.example.com',
-      endpoints: { login: '/session', refresh: 'https://auth.example.com/renew' },
-    })
-    expect(endpoints.login).toBe('https://api.example.com/session')
-    expect(endpoints.refresh).toBe('https://auth.example.com/renew')
+  it("the json protocol takes endpoint paths and absolute URLs, and tabs pair on its refresh endpoint", () => {
+    expect(resolveOptions({ baseUrl: 'https://api.example.com/v1' }).protocol.id).toBe('https://api.example.com/v1/auth/refresh')
+    const { protocol } = resolveOptions({ baseUrl: 'https://api.example.com', endpoints: { login: '/session', refresh: 'https://auth.example.com/renew' } })
+    expect(protocol.id).toBe('https://auth.example.com/renew')
   })
 
   it('allows the auth server and the page origins by default', () => {
@@ -67,7 +74,9 @@ describe('resolveOptions', () => {
     ['protocol', { baseUrl: 'https://a.example.com', protocol: 'soap' }],
     ['storage', { baseUrl: 'https://a.example.com', storage: {} }],
     ['storageKey', { baseUrl: 'https://a.example.com', storageKey: '' }],
-    ['clientId', { baseUrl: 'https://a.example.com', clientId: 5 }],
+    ['protocol', { baseUrl: 'https://a.example.com', protocol: 'oauth2' }],
+    ['endpoints', { baseUrl: 'https://a.example.com', protocol: oauth2(), endpoints: { login: '/x' } }],
+    ['endpoints.token', { baseUrl: 'https://a.example.com', protocol: oauth2({ endpoints: { token: 42 as never } }) }],
     ['credentials', { baseUrl: 'https://a.example.com', credentials: 'always' }],
     ['refreshMarginMs', { baseUrl: 'https://a.example.com', refreshMarginMs: -1 }],
     ['minTokenValidityMs', { baseUrl: 'https://a.example.com', minTokenValidityMs: Number.NaN }],

@@ -2,6 +2,7 @@ import { delay, http, HttpResponse } from 'msw'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AuthError, createAuthClient, memoryStorage, type AuthClientOptions, type Session } from '../src/index.js'
 import { BASE_URL, network, record, useMockAuthServer } from './helpers.js'
+import { oauth2 } from '../src/oauth2/index.js'
 
 const { server, mock, configure } = useMockAuthServer()
 const ADA = { username: 'ada', password: 'lovelace' }
@@ -366,7 +367,7 @@ describe('failures', () => {
 
   it('an oauth2 session without a refresh token expires at its expiry with session-expired', async () => {
     server.use(http.post(`${BASE_URL}/oauth/token`, async () => HttpResponse.json({ access_token: await mock().issueAccessToken('ada', 120), expires_in: 120 })))
-    const auth = client({ protocol: 'oauth2' })
+    const auth = client({ protocol: oauth2() })
     await auth.login(ADA)
     const expired = record((listener) => auth.on('session-expired', listener))
     await elapse(60_000)

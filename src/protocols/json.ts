@@ -1,6 +1,6 @@
 import { AuthError } from '../errors.js'
-import { postToAuthServer, type TransportConfig } from '../transport.js'
-import { confirmed, requestTokens, type Credentials, type Protocol } from './Protocol.js'
+import type { Credentials, Protocol } from './Protocol.js'
+import { requestTokens, revokeAt } from './tokenEndpoint.js'
 
 /** The credentials as a JSON body; what JSON cannot carry (a BigInt, a cycle) is the caller's mistake. */
 function toJson(credentials: Credentials): string {
@@ -14,32 +14,42 @@ function toJson(credentials: Credentials): string {
   return body
 }
 
+/** The json protocol's endpoints: paths (resolved against `baseUrl`) or absolute URLs.  *
+ * @example
+ * ```ts
+ * createAuthClient({ baseUrl, endpoints: { login: '/session', refresh: 'https://auth.example.com/renew' } })
+ * ```
+ */
 export interface JsonEndpoints {
-  login: string
-  refresh: string
-  logout: string
+  /** @default '/auth/login' */
+  login?: string
+  /** @default '/auth/refresh' */
+  refresh?: string
+  /** @default '/auth/logout' */
+  logout?: string
 }
 
 /**
- * The `json` protocol, for an app's own JWT API: credentials and refresh token as JSON bodies.
- * With no refresh token (the server keeps it in an HttpOnly cookie) refresh and logout are empty
- * POSTs, and the cookie travels with them.
+ * The `json` protocol, the default, for an app's own JWT API: credentials and refresh token as JSON
+ * bodies. With no refresh token (the server keeps it in an HttpOnly cookie) refresh and logout are
+ * empty POSTs, and the cookie travels with them.
  */
-export function jsonProtocol(config: TransportConfig, endpoints: JsonEndpoints): Protocol {
-  const json = { 'content-type': 'application/json' }
-  const withRefreshToken = (refreshToken: string | undefined): string =>
-    JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
-
+export function jsonProtocol(endpoints: JsonEndpoints = {}): Protocol {
   return {
-    login: async (credentials) => requestTokens(config, 'login', endpoints.login, toJson(credentials), json),
-    refresh: (refreshToken) => requestTokens(config, 'refresh', endpoints.refresh, withRefreshToken(refreshToken), json),
-    revoke(accessToken, refreshToken) {
-      return confirmed(
-        postToAuthServer(config, 'logout', endpoints.logout, withRefreshToken(refreshToken), {
-          ...json,
-          ...(accessToken && { authorization: `Bearer ${accessToken}` }),
-        }),
-      )
+    connect(server) {
+      const login = server.url('endpoints.login', endpoints.login ?? '/auth/login')
+      const refresh = server.url('endpoints.refresh', endpoints.refresh ?? '/auth/refresh')
+      const logout = server.url('endpoints.logout', endpoints.logout ?? '/auth/logout')
+      const json = { 'content-type': 'application/json' }
+      const withRefreshToken = (refreshToken: string | undefined): string => JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
+      return {
+        id: refresh,
+        refreshesWithoutToken: true,
+        login: async (credentials) => requestTokens(server, 'login', login, toJson(credentials), json),
+        refresh: (refreshToken) => requestTokens(server, 'refresh', refresh, withRefreshToken(refreshToken), json),
+        revoke: (accessToken, refreshToken) =>
+          revokeAt(server, logout, withRefreshToken(refreshToken), { ...json, ...(accessToken && { authorization: `Bearer ${accessToken}` }) }),
+      }
     },
   }
 }

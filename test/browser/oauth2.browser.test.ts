@@ -30,8 +30,10 @@ describeInEngines('oauth2 protocol against oauth2-mock-server, cross-origin,', (
     })
     page = await openTestPage(await (await suite.browser.newContext()).newPage(), suite.server)
     // A string, so the test runner's transform leaves the page's own import() alone.
-    const options = { baseUrl: issuer, protocol: 'oauth2', clientId: 'spa', endpoints: { token: '/token', revocation: '/revoke' } }
-    await page.evaluate(`import('/dist/index.js').then((tk) => { window.oauth = tk.createAuthClient(${JSON.stringify(options)}) })`)
+    const options = { clientId: 'spa', endpoints: { token: '/token', revocation: '/revoke' } }
+    await page.evaluate(`Promise.all([import('/dist/index.js'), import('/dist/oauth2.js')]).then(([tk, { oauth2 }]) => {
+      window.oauth = tk.createAuthClient({ baseUrl: ${JSON.stringify(issuer)}, protocol: oauth2(${JSON.stringify(options)}) })
+    })`)
   }, 30_000)
   afterAll(() => oauth2.stop())
 

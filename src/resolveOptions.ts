@@ -1,0 +1,148 @@
+import { systemClock } from './clock.js'
+import { AuthError } from './errors.js'
+import { defaults, type AuthClientOptions } from './options.js'
+import { jsonProtocol } from './protocols/json.js'
+import type { AuthServer, ProtocolCalls } from './protocols/Protocol.js'
+import { memoryStorage } from './storage/memoryStorage.js'
+import { postToAuthServer } from './transport.js'
+import { isSecureUrl, pageUrl } from './url.js'
+
+/** Options after defaults, with every URL resolved and checked, and the protocol connected. */
+export type ResolvedOptions = Required<
+  Omit<AuthClientOptions, 'baseUrl' | 'protocol' | 'endpoints' | 'allowedOrigins' | 'allowInsecureHttp' | 'fetch' | 'locks'>
+> & {
+  /** `baseUrl` as a prefix, ending in `/`. */
+  baseUrl: string
+  protocol: ProtocolCalls
+  allowedOrigins: ReadonlySet<string>
+  fetch: typeof globalThis.fetch
+  locks: LockManager | undefined
+}
+
+const bad = (name: string, expected: string, value: unknown): TypeError =>
+  new TypeError(`createAuthClient: option "${name}" must be ${expected}, got ${describe(value)}`)
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : String(value)
+}
+
+/** A test for one option, and what the option must be, for the TypeError. */
+type Check = [test: (value: unknown) => boolean, expected: string]
+
+const is = (type: string): Check => [(v) => typeof v === type, `a ${type}`]
+const optional = ([test, expected]: Check): Check => [(v) => v === undefined || test(v), expected]
+const oneOf = (...values: unknown[]): Check => [(v) => values.includes(v), values.map((v) => `'${v}'`).join(' or ')]
+const ms = (min: number): Check => [(v) => typeof v === 'number' && v >= min && v < Infinity, `milliseconds ≥ ${min}`]
+const methods = (...names: string[]): Check => [
+  (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
+  `an object with ${names}`,
+]
+
+/** Every checked option. */
+const checks: { [K in keyof AuthClientOptions]?: Check } = {
+  protocol: optional([methods('connect')[0], 'a protocol value, such as oauth2() from tokenkeeper/oauth2']),
+  storage: methods('getItem', 'setItem', 'removeItem'),
+  storageKey: [(v) => typeof v === 'string' && v !== '', 'a non-empty string'],
+  endpoints: optional([(v) => typeof v === 'object' && v !== null, 'an object']),
+  credentials: oneOf('omit', 'same-origin', 'include'),
+  allowInsecureHttp: is('boolean'),
+  crossTab: is('boolean'),
+  refreshTokenInCookie: is('boolean'),
+  refreshMarginMs: ms(0),
+  minTokenValidityMs: ms(0),
+  retryMinDelayMs: ms(0),
+  requestTimeoutMs: ms(1),
+  storageTimeoutMs: ms(1),
+  retryMaxDelayMs: ms(1),
+  lockTimeoutMs: ms(1),
+  tabSyncTimeoutMs: ms(1),
+  retryAttempts: [(v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'],
+  fetch: optional(is('function')),
+  clock: methods('now', 'setTimeout', 'clearTimeout'),
+  locks: [(v) => v === null || methods('request')[0](v), 'navigator.locks or null'],
+}
+
+/** Parses an http(s) URL that a token may travel to: https, or http to localhost unless allowed. */
+function secureUrl(name: string, value: unknown, allowInsecureHttp: boolean, base?: string): URL {
+  let url: URL | undefined
+  try {
+    url = new URL(value as string, base) // URL.canParse is missing in browsers still in use (Safari 16)
+  } catch {
+    // reported below
+  }
+  if (typeof value !== 'string' || !url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
+  // Never echo a URL that carries credentials.
+  if (url.username || url.password) throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
+  if (!allowInsecureHttp && !isSecureUrl(url)) {
+    throw new AuthError('insecure_transport', `createAuthClient: option "${name}" is plain http beyond localhost (${url.origin}); use https or allowInsecureHttp`)
+  }
+  return url
+}
+
+/**
+ * Checks the options once, resolves them and connects the protocol.
+ * @throws {TypeError} naming the first bad option.
+ * @throws {AuthError} `insecure_transport` for plain http to a host that is not localhost.
+ */
+export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw bad('options', 'an object', options)
+  const merged = {
+    ...defaults,
+    storage: memoryStorage(),
+    clock: systemClock,
+    locks: (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks ?? null,
+    ...stripUndefined(options),
+  }
+  for (const name in checks) {
+    const [valid, expected] = checks[name as keyof AuthClientOptions]!
+    const value = merged[name as keyof typeof merged]
+    if (!valid(value)) throw bad(name, expected, value)
+  }
+  const insecure = merged.allowInsecureHttp
+  // Joined like ky's prefix: `https://x/api` + `/auth/login` is `https://x/api/auth/login`.
+  const baseUrl = secureUrl('baseUrl', options.baseUrl, insecure).href.replace(/\/?$/, '/')
+  if (merged.endpoints && merged.protocol) throw bad('endpoints', "left out with a protocol (give it the protocol's own)", 'an object')
+  for (const key in merged.endpoints) {
+    if (!['login', 'refresh', 'logout'].includes(key)) throw bad(`endpoints.${key}`, 'a known endpoint', key)
+  }
+
+  const resolved = {
+    ...merged,
+    baseUrl,
+    // The refresh cookie must be set by the login answer and sent with every refresh, cross-origin too.
+    credentials: options.credentials ?? (merged.refreshTokenInCookie ? 'include' : merged.credentials),
+    allowedOrigins: resolveAllowedOrigins(merged.allowedOrigins, baseUrl, insecure),
+    retryMaxDelayMs: Math.max(merged.retryMaxDelayMs, merged.retryMinDelayMs),
+    fetch: merged.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    locks: merged.locks ?? undefined,
+  }
+  const server: AuthServer = {
+    url(name, value) {
+      if (typeof value !== 'string' || value === '') throw bad(name, 'a path or a URL', value)
+      return secureUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), insecure, baseUrl).href
+    },
+    post: (operation, url, body, headers) => postToAuthServer(resolved, operation, url, body, headers),
+  }
+  return { ...resolved, protocol: (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server) }
+}
+
+function resolveAllowedOrigins(given: unknown, baseUrl: string, allowInsecureHttp: boolean): ReadonlySet<string> {
+  if (given === undefined) {
+    const page = pageUrl()
+    // The page's own origin only when a token could travel there safely.
+    return new Set([new URL(baseUrl).origin, ...(page && (allowInsecureHttp || isSecureUrl(page)) ? [page.origin] : [])])
+  }
+  if (!Array.isArray(given)) throw bad('allowedOrigins', 'an array of origins', given)
+  return new Set(
+    given.map((entry: unknown, index) => {
+      const name = `allowedOrigins[${index}]`
+      const url = secureUrl(name, entry, allowInsecureHttp)
+      if (url.href !== `${url.origin}/`) throw bad(name, 'an origin (scheme, host and port only)', entry)
+      return url.origin
+    }),
+  )
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}
