@@ -16,16 +16,31 @@ const compile = () =>
     compilerOptions: { noEmit: false, declaration: false, types: [] },
   })
 
+/**
+ * The production build: src/dev.ts becomes `export const DEV = false`, so every developer message
+ * behind `DEV ?` is tree-shaken away. The development build keeps the module as it is.
+ */
+const production = () => ({
+  name: 'tokenkeeper-production',
+  load: (id) => (id.replace(/\\/g, '/').endsWith('/src/dev.ts') ? 'export const DEV = false' : null),
+})
+
+/** Both builds of every entry, ESM and CJS: production in dist/, development in dist/dev/. */
+const builds = [
+  ['dist', [production(), compile()]],
+  ['dist/dev', [compile()]],
+].map(([dir, plugins]) => ({
+  input: entries,
+  external: isExternal,
+  plugins,
+  output: [
+    { dir, format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared/[name]-[hash].js' },
+    { dir, format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'shared/[name]-[hash].cjs' },
+  ],
+}))
+
 export default [
-  {
-    input: entries,
-    external: isExternal,
-    plugins: [compile()],
-    output: [
-      { dir: 'dist', format: 'es', entryFileNames: '[name].js', chunkFileNames: 'shared/[name]-[hash].js' },
-      { dir: 'dist', format: 'cjs', entryFileNames: '[name].cjs', chunkFileNames: 'shared/[name]-[hash].cjs' },
-    ],
-  },
+  ...builds,
   ...['d.ts', 'd.cts'].map((extension) => ({
     input: entries,
     external: isExternal,

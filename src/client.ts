@@ -15,6 +15,7 @@ import { renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionConte
 import { restoreSession } from './sessionRestore.js'
 import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
+import { DEV } from './dev.js'
 
 /**
  * What `logout()` resolves to.
@@ -152,7 +153,7 @@ export class AuthClient<Claims = JwtPayload> {
    */
   on<K extends keyof AuthEvents<Claims>>(type: K, listener: Listener<AuthEvents<Claims>[K]>): () => void {
     if (!EVENTS.includes(type) || typeof listener !== 'function') {
-      throw new AuthError('invalid_argument', `on: no event ${JSON.stringify(type)}, or the listener is not a function`)
+      throw new AuthError('invalid_argument', DEV ? `on: no event ${JSON.stringify(type)}, or the listener is not a function` : '')
     }
     return this.#events.on(type, listener)
   }
@@ -185,7 +186,7 @@ export class AuthClient<Claims = JwtPayload> {
   async login(credentials: Credentials): Promise<Session<Claims>> {
     if (this.#destroyed) throw this.#gone('login')
     if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
-      throw new AuthError('invalid_argument', 'login: credentials must be an object')
+      throw new AuthError('invalid_argument', DEV ? 'login: credentials must be an object' : '')
     }
     const intent = ++this.#intents
     const tokens = await this.#protocol.login(credentials)
@@ -198,11 +199,11 @@ export class AuthClient<Claims = JwtPayload> {
     }
     if (this.#destroyed || intent !== this.#intents) {
       void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
-      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', 'login: a newer login() or logout() was called meanwhile; this session was revoked')
+      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
     }
     const made = this.#transition(state, { kind: 'login' })
     // A listener may have logged out already: never hand out a session that is over.
-    if (!made || this.#state !== made) throw new AuthError('aborted', 'login: the session ended before login() returned')
+    if (!made || this.#state !== made) throw new AuthError('aborted', DEV ? 'login: the session ended before login() returned' : '')
     return made.session
   }
 

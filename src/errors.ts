@@ -1,3 +1,5 @@
+import { DEV } from './dev.js'
+
 /**
  * Every way a tokenkeeper operation can fail, so callers can `switch (error.code)`.
  *
@@ -76,8 +78,9 @@ export class AuthError extends Error {
   /** Milliseconds the server asked to wait (`Retry-After`), when it did. */
   readonly retryAfterMs: number | undefined
 
+  /** An empty `message` (as the production build gives) says the code, and where it is explained. */
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    super(message || `${code}: see tokenkeeper's README, Errors`, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.status = options.status
     this.retryAfterMs = options.retryAfterMs
@@ -110,5 +113,5 @@ export const isTransient = (code: unknown): code is TransientCode =>
 /** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
 export const noSessionError = (destroyed: boolean, operation: string): AuthError =>
   destroyed
-    ? new AuthError('destroyed', `${operation}: the client was destroyed`)
-    : new AuthError('no_session', `${operation}: there is no session`)
+    ? new AuthError('destroyed', DEV ? `${operation}: the client was destroyed` : '')
+    : new AuthError('no_session', DEV ? `${operation}: there is no session` : '')

@@ -2,6 +2,7 @@ import { retryDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { AuthError, isAuthError, isTransient } from './errors.js'
 import { MAX_TIMER_DELAY_MS } from './scheduler.js'
+import { DEV } from './dev.js'
 
 export interface RefreshFlightConfig {
   clock: Clock
@@ -76,7 +77,7 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
       try {
         return await task.attempt()
       } catch (thrown) {
-        error = isAuthError(thrown) ? thrown : new AuthError('network', 'refresh failed', { cause: thrown })
+        error = isAuthError(thrown) ? thrown : new AuthError('network', DEV ? 'refresh failed' : '', { cause: thrown })
       }
       if (!isTransient(error.code)) throw error
       failures++

@@ -1,3 +1,4 @@
+import { DEV } from './dev.js'
 import { systemClock } from './clock.js'
 import { AuthError } from './errors.js'
 import { defaults, type AuthClientOptions } from './options.js'
@@ -19,8 +20,9 @@ export type ResolvedOptions = Required<
   locks: LockManager | undefined
 }
 
+/** The option's name in both builds; what it must be, and what it got, in the development build. */
 const bad = (name: string, expected: string, value: unknown): TypeError =>
-  new TypeError(`createAuthClient: option "${name}" must be ${expected}, got ${describe(value)}`)
+  new TypeError(DEV ? `createAuthClient: option "${name}" must be ${expected}, got ${describe(value)}` : `option "${name}": see tokenkeeper's README, Options`)
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : String(value)
@@ -29,21 +31,21 @@ function describe(value: unknown): string {
 /** A test for one option, and what the option must be, for the TypeError. */
 type Check = [test: (value: unknown) => boolean, expected: string]
 
-const is = (type: string): Check => [(v) => typeof v === type, `a ${type}`]
+const is = (type: string): Check => [(v) => typeof v === type, DEV ? `a ${type}` : '']
 const optional = ([test, expected]: Check): Check => [(v) => v === undefined || test(v), expected]
-const oneOf = (...values: unknown[]): Check => [(v) => values.includes(v), values.map((v) => `'${v}'`).join(' or ')]
-const ms = (min: number): Check => [(v) => typeof v === 'number' && v >= min && v < Infinity, `milliseconds ≥ ${min}`]
+const oneOf = (...values: unknown[]): Check => [(v) => values.includes(v), DEV ? values.map((v) => `'${v}'`).join(' or ') : '']
+const ms = (min: number): Check => [(v) => typeof v === 'number' && v >= min && v < Infinity, DEV ? `milliseconds ≥ ${min}` : '']
 const methods = (...names: string[]): Check => [
   (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
-  `an object with ${names}`,
+  DEV ? `an object with ${names}` : '',
 ]
 
 /** Every checked option. */
 const checks: { [K in keyof AuthClientOptions]?: Check } = {
-  protocol: optional([methods('connect')[0], 'a protocol value, such as oauth2() from tokenkeeper/oauth2']),
+  protocol: optional([methods('connect')[0], DEV ? 'a protocol value, such as oauth2() from tokenkeeper/oauth2' : '']),
   storage: methods('getItem', 'setItem', 'removeItem'),
-  storageKey: [(v) => typeof v === 'string' && v !== '', 'a non-empty string'],
-  endpoints: optional([(v) => typeof v === 'object' && v !== null, 'an object']),
+  storageKey: [(v) => typeof v === 'string' && v !== '', DEV ? 'a non-empty string' : ''],
+  endpoints: optional([(v) => typeof v === 'object' && v !== null, DEV ? 'an object' : '']),
   credentials: oneOf('omit', 'same-origin', 'include'),
   allowInsecureHttp: is('boolean'),
   crossTab: is('boolean'),
@@ -56,10 +58,10 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   retryMaxDelayMs: ms(1),
   lockTimeoutMs: ms(1),
   tabSyncTimeoutMs: ms(1),
-  retryAttempts: [(v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'],
+  retryAttempts: [(v) => Number.isInteger(v) && (v as number) >= 1, DEV ? 'an integer ≥ 1' : ''],
   fetch: optional(is('function')),
   clock: methods('now', 'setTimeout', 'clearTimeout'),
-  locks: [(v) => v === null || methods('request')[0](v), 'navigator.locks or null'],
+  locks: [(v) => v === null || methods('request')[0](v), DEV ? 'navigator.locks or null' : ''],
 }
 
 /** Parses an http(s) URL that a token may travel to: https, or http to localhost unless allowed. */
@@ -70,11 +72,11 @@ function secureUrl(name: string, value: unknown, allowInsecureHttp: boolean, bas
   } catch {
     // reported below
   }
-  if (typeof value !== 'string' || !url || !/^https?:$/.test(url.protocol)) throw bad(name, 'an absolute http(s) URL', value)
+  if (typeof value !== 'string' || !url || !/^https?:$/.test(url.protocol)) throw bad(name, DEV ? 'an absolute http(s) URL' : '', value)
   // Never echo a URL that carries credentials.
-  if (url.username || url.password) throw bad(name, 'a URL without user:password@', '(a URL with credentials)')
+  if (url.username || url.password) throw bad(name, DEV ? 'a URL without user:password@' : '', '(a URL with credentials)')
   if (!allowInsecureHttp && !isSecureUrl(url)) {
-    throw new AuthError('insecure_transport', `createAuthClient: option "${name}" is plain http beyond localhost (${url.origin}); use https or allowInsecureHttp`)
+    throw new AuthError('insecure_transport', DEV ? `createAuthClient: option "${name}" is plain http beyond localhost (${url.origin}); use https or allowInsecureHttp` : '')
   }
   return url
 }
@@ -85,7 +87,7 @@ function secureUrl(name: string, value: unknown, allowInsecureHttp: boolean, bas
  * @throws {AuthError} `insecure_transport` for plain http to a host that is not localhost.
  */
 export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw bad('options', 'an object', options)
+  if (typeof options !== 'object' || options === null) throw bad('options', DEV ? 'an object' : '', options)
   const merged = {
     ...defaults,
     storage: memoryStorage(),
@@ -101,9 +103,9 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   const insecure = merged.allowInsecureHttp
   // Joined like ky's prefix: `https://x/api` + `/auth/login` is `https://x/api/auth/login`.
   const baseUrl = secureUrl('baseUrl', options.baseUrl, insecure).href.replace(/\/?$/, '/')
-  if (merged.endpoints && merged.protocol) throw bad('endpoints', "left out with a protocol (give it the protocol's own)", 'an object')
+  if (merged.endpoints && merged.protocol) throw bad('endpoints', DEV ? "left out with a protocol (give it the protocol's own)" : '', '')
   for (const key in merged.endpoints) {
-    if (!['login', 'refresh', 'logout'].includes(key)) throw bad(`endpoints.${key}`, 'a known endpoint', key)
+    if (!['login', 'refresh', 'logout'].includes(key)) throw bad(`endpoints.${key}`, DEV ? 'a known endpoint' : '', key)
   }
 
   const resolved = {
@@ -118,7 +120,7 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   }
   const server: AuthServer = {
     url(name, value) {
-      if (typeof value !== 'string' || value === '') throw bad(name, 'a path or a URL', value)
+      if (typeof value !== 'string' || value === '') throw bad(name, DEV ? 'a path or a URL' : '', value)
       return secureUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), insecure, baseUrl).href
     },
     post: (operation, url, body, headers) => postToAuthServer(resolved, operation, url, body, headers),
@@ -132,12 +134,12 @@ function resolveAllowedOrigins(given: unknown, baseUrl: string, allowInsecureHtt
     // The page's own origin only when a token could travel there safely.
     return new Set([new URL(baseUrl).origin, ...(page && (allowInsecureHttp || isSecureUrl(page)) ? [page.origin] : [])])
   }
-  if (!Array.isArray(given)) throw bad('allowedOrigins', 'an array of origins', given)
+  if (!Array.isArray(given)) throw bad('allowedOrigins', DEV ? 'an array of origins' : '', given)
   return new Set(
     given.map((entry: unknown, index) => {
       const name = `allowedOrigins[${index}]`
       const url = secureUrl(name, entry, allowInsecureHttp)
-      if (url.href !== `${url.origin}/`) throw bad(name, 'an origin (scheme, host and port only)', entry)
+      if (url.href !== `${url.origin}/`) throw bad(name, DEV ? 'an origin (scheme, host and port only)' : '', entry)
       return url.origin
     }),
   )

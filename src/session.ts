@@ -1,5 +1,6 @@
 import { jwtDecode, type JwtPayload } from 'jwt-decode'
 import { AuthError } from './errors.js'
+import { DEV } from './dev.js'
 
 /**
  * The session the app sees. The refresh token is deliberately not on it.
@@ -121,8 +122,8 @@ function lifetimeMs(
 export function createSessionState<Claims>(operation: string, tokens: TokenResponse, now: number): SessionState<Claims> {
   const claims = decodeClaims(tokens.accessToken) ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
-  if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', `${operation}: the token has no expiry, or has expired`)
-  if (!(lifetime >= MIN_LIFETIME_MS && lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', `${operation}: the token's lifetime is out of range`)
+  if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', DEV ? `${operation}: the token has no expiry, or has expired` : '')
+  if (!(lifetime >= MIN_LIFETIME_MS && lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', DEV ? `${operation}: the token's lifetime is out of range` : '')
   return {
     session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
     refreshToken: tokens.refreshToken,

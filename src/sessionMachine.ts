@@ -3,6 +3,7 @@ import { AuthError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { fromRecord, toRecord, type SessionState } from './session.js'
 import { nextGen, replaces } from './sessionOrder.js'
+import { DEV } from './dev.js'
 
 /** How the session changes: made here, read back from storage, taken from another tab, or ended. */
 export type Transition =
@@ -120,7 +121,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       outcome.events.push(
         type === 'logout'
           ? ['logout', { reason: here ? 'user' : 'other-tab' }]
-          : ['session-expired', { error: ('error' in how && how.error) || new AuthError('session_expired', 'refresh: refused in another tab') }],
+          : ['session-expired', { error: ('error' in how && how.error) || new AuthError('session_expired', DEV ? 'refresh: refused in another tab' : '') }],
       )
     } else {
       remember(sessions, next.session.accessToken, next.sid)

@@ -3,6 +3,7 @@ import { isUsable } from './expiry.js'
 import { createSessionState, toRecord, type Session } from './session.js'
 import { isGen } from './sessionOrder.js'
 import { renewSession, type SessionContext } from './sessionRefresh.js'
+import { DEV } from './dev.js'
 
 /**
  * What `ready` settles to: the session kept in storage (renewed first if it expired while the app
@@ -16,7 +17,7 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>): P
   const version = machine.version()
   let state = await store.load()
   if (state && !isGen(state.gen, machine.clock(), context.options.clock.now())) {
-    context.emit('error', new AuthError('storage', 'storage: the stored session is out of range; it was removed'))
+    context.emit('error', new AuthError('storage', DEV ? 'storage: the stored session is out of range; it was removed' : ''))
     state = undefined
     void store.clear()
   }

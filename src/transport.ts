@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js'
 import { AuthError } from './errors.js'
+import { DEV } from './dev.js'
 
 /** What the transport needs from the client's resolved options. */
 export interface TransportConfig {
@@ -69,8 +70,8 @@ export async function postToAuthServer(
     ])
   } catch (cause) {
     throw controller.signal.aborted
-      ? new AuthError('timeout', `${operation}: POST ${url} timed out`, { cause })
-      : new AuthError('network', `${operation}: POST ${url} failed`, { cause })
+      ? new AuthError('timeout', DEV ? `${operation}: POST ${url} timed out` : '', { cause })
+      : new AuthError('network', DEV ? `${operation}: POST ${url} failed` : '', { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }

@@ -3,6 +3,7 @@ import { AuthError, isTransient } from '../errors.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership } from './leadership.js'
 import { parseTabMessage, type TabMessage } from './tabMessage.js'
+import { DEV } from '../dev.js'
 
 export type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
 /** A message as this tab writes it: the channel adds `from`. */
@@ -192,7 +193,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         if (message?.type === 'hello') return (ask(), 'asked')
         if (message?.type !== 'ack' && message?.type !== 'failed') return undefined
         if (message.sid !== sid || message.rotation !== rotation) return undefined
-        return message.type === 'ack' ? 'ack' : new AuthError(message.code, 'refresh: failed in the leader tab', { retryAfterMs: message.retryAfterMs })
+        return message.type === 'ack' ? 'ack' : new AuthError(message.code, DEV ? 'refresh: failed in the leader tab' : '', { retryAfterMs: message.retryAfterMs })
       })
       if (outcome instanceof AuthError) throw outcome
       // Leading now (the old leader left): catch up first, as any new leader does.

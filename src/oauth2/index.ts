@@ -1,6 +1,7 @@
 import { AuthError } from '../errors.js'
 import type { Protocol } from '../protocols/Protocol.js'
 import { requestTokens, revokeAt } from '../protocols/tokenEndpoint.js'
+import { DEV } from '../dev.js'
 
 /** What `oauth2()` takes. */
 export interface OAuth2Options {
@@ -33,7 +34,7 @@ export interface OAuth2Options {
 export function oauth2(options: OAuth2Options = {}): Protocol {
   const { clientId, scope, endpoints = {} } = options
   for (const [name, value] of [['clientId', clientId], ['scope', scope]] as const) {
-    if (value !== undefined && typeof value !== 'string') throw new TypeError(`oauth2: option "${name}" must be a string`)
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(DEV ? `oauth2: option "${name}" must be a string` : `oauth2: option "${name}": see tokenkeeper's README`)
   }
   return {
     connect(server) {
@@ -56,14 +57,14 @@ export function oauth2(options: OAuth2Options = {}): Protocol {
         async login(credentials) {
           const { username, password, scope: asked = scope } = credentials
           if (typeof username !== 'string' || typeof password !== 'string') {
-            throw new AuthError('invalid_argument', 'login: oauth2 needs a username and a password')
+            throw new AuthError('invalid_argument', DEV ? 'login: oauth2 needs a username and a password' : '')
           }
           // Refused, not ignored: a scope given as an array would quietly log in with the default scope.
-          if (typeof asked !== 'string' && asked !== undefined) throw new AuthError('invalid_argument', 'login: oauth2 scope must be a string')
+          if (typeof asked !== 'string' && asked !== undefined) throw new AuthError('invalid_argument', DEV ? 'login: oauth2 scope must be a string' : '')
           return requestTokens(server, 'login', token, body({ grant_type: 'password', username, password, scope: asked }), form)
         },
         async refresh(refreshToken) {
-          if (refreshToken === undefined) throw new AuthError('session_expired', 'refresh: no refresh token')
+          if (refreshToken === undefined) throw new AuthError('session_expired', DEV ? 'refresh: no refresh token' : '')
           return requestTokens(server, 'refresh', token, body({ grant_type: 'refresh_token', refresh_token: refreshToken }), form)
         },
         async revoke(accessToken, refreshToken) {

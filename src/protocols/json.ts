@@ -1,6 +1,7 @@
 import { AuthError } from '../errors.js'
 import type { Credentials, Protocol } from './Protocol.js'
 import { requestTokens, revokeAt } from './tokenEndpoint.js'
+import { DEV } from '../dev.js'
 
 /** The credentials as a JSON body; what JSON cannot carry (a BigInt, a cycle) is the caller's mistake. */
 function toJson(credentials: Credentials): string {
@@ -10,7 +11,7 @@ function toJson(credentials: Credentials): string {
   } catch {
     // reported below, without the cause: its message may quote the credentials
   }
-  if (typeof body !== 'string') throw new AuthError('invalid_argument', 'login: the credentials cannot be sent as JSON')
+  if (typeof body !== 'string') throw new AuthError('invalid_argument', DEV ? 'login: the credentials cannot be sent as JSON' : '')
   return body
 }
 

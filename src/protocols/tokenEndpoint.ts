@@ -2,6 +2,7 @@ import { AuthError } from '../errors.js'
 import type { TokenResponse } from '../session.js'
 import type { ServerAnswer } from '../transport.js'
 import type { AuthServer } from './Protocol.js'
+import { DEV } from '../dev.js'
 
 const pick = (body: Record<string, unknown>, camel: string, snake: string): unknown => body[camel] ?? body[snake]
 
@@ -57,12 +58,12 @@ export function judgeTokenAnswer(answer: ServerAnswer, operation: 'login' | 'ref
   if (answer.ok) {
     const tokens = parseTokenResponse(answer.body)
     if (typeof tokens !== 'string') return tokens
-    throw new AuthError('invalid_response', `${operation}: POST ${url} answered ${answer.status} with ${tokens}`, {
+    throw new AuthError('invalid_response', DEV ? `${operation}: POST ${url} answered ${answer.status} with ${tokens}` : '', {
       status: answer.status,
     })
   }
   const code = serverErrorCode(answer.body)
-  const what = `${operation}: POST ${url} answered ${answer.status}${code ? ` (${code})` : ''}`
+  const what = DEV ? `${operation}: POST ${url} answered ${answer.status}${code ? ` (${code})` : ''}` : ''
   const details = { status: answer.status, retryAfterMs: answer.retryAfterMs }
   if (operation === 'login' && (answer.status === 400 || answer.status === 401)) {
     throw new AuthError('invalid_credentials', what, details)

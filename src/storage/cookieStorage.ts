@@ -1,6 +1,7 @@
 import { AuthError } from '../errors.js'
 import { isLoopbackHost } from '../url.js'
 import type { TokenStorage } from './TokenStorage.js'
+import { DEV } from '../dev.js'
 
 /**
  * How `cookieStorage` writes its cookie.
@@ -48,7 +49,7 @@ export function cookieStorage({ domain, path = '/', sameSite = 'Strict', maxAgeS
     !(domain === undefined || attribute(domain)) ||
     !attribute(path)
   ) {
-    throw new TypeError('cookieStorage: options must be { domain?, path?: strings without ; , or spaces, sameSite?, maxAgeSeconds?: a positive integer }')
+    throw new TypeError(DEV ? 'cookieStorage: options must be { domain?, path?: strings without ; , or spaces, sameSite?, maxAgeSeconds?: a positive integer }' : "cookieStorage: options: see tokenkeeper's README")
   }
   const prefix = domain === undefined && path === '/' ? '__Host-' : '__Secure-'
   const attributes = `; Path=${path}${domain === undefined ? '' : `; Domain=${domain}`}; SameSite=${sameSite}; Secure`
@@ -56,7 +57,7 @@ export function cookieStorage({ domain, path = '/', sameSite = 'Strict', maxAgeS
   const jar = (): Document => {
     const { document, location } = globalThis as { document?: Document; location?: Location }
     if (!document || !location || (location.protocol !== 'https:' && !isLoopbackHost(location.hostname))) {
-      throw new AuthError('storage', `cookieStorage: refused on ${location?.origin}, not an https page`)
+      throw new AuthError('storage', DEV ? `cookieStorage: refused on ${location?.origin}, not an https page` : '')
     }
     return document
   }
@@ -78,7 +79,7 @@ export function cookieStorage({ domain, path = '/', sameSite = 'Strict', maxAgeS
       // Percent-encoded, so one character is one byte. Browsers silently drop a cookie whose name
       // and value pass 4096 bytes (RFC 6265 §6.1).
       const pair = `${name(key)}=${encodeURIComponent(value)}`
-      if (pair.length > 4096) throw new AuthError('storage', 'cookieStorage: the session needs a cookie over 4096 bytes; not written')
+      if (pair.length > 4096) throw new AuthError('storage', DEV ? 'cookieStorage: the session needs a cookie over 4096 bytes; not written' : '')
       jar().cookie = pair + attributes + (maxAgeSeconds ? `; Max-Age=${maxAgeSeconds}` : '')
     },
     removeItem(key) {

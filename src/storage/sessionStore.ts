@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../clock.js'
 import { AuthError, isAuthError } from '../errors.js'
 import { fromRecord, toRecord, type SessionState } from '../session.js'
 import type { TokenStorage } from './TokenStorage.js'
+import { DEV } from '../dev.js'
 
 /** The client's persistence: untrusted reads, ordered writes, and failures that never throw. */
 export interface SessionStore<Claims> {
@@ -41,7 +42,7 @@ export function createSessionStore<Claims>(
     onError(
       isAuthError(cause) && cause.code === 'storage'
         ? cause
-        : new AuthError('storage', `storage: ${operation}("${key}") failed`, { cause }),
+        : new AuthError('storage', DEV ? `storage: ${operation}("${key}") failed` : '', { cause }),
     )
   }
 
@@ -74,7 +75,7 @@ export function createSessionStore<Claims>(
         pending.add(giveUp)
         timer = clock.setTimeout(() => {
           giveUp()
-          onError(new AuthError('storage', `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms`))
+          onError(new AuthError('storage', DEV ? `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms` : ''))
         }, storageTimeoutMs)
       }),
     ])

@@ -1,5 +1,6 @@
 import { AuthError } from '../errors.js'
 import type { TokenStorage } from './TokenStorage.js'
+import { DEV } from '../dev.js'
 
 /**
  * Keeps the session in `localStorage` (survives reloads and is shared by tabs) or `sessionStorage`
@@ -14,13 +15,13 @@ import type { TokenStorage } from './TokenStorage.js'
  */
 export function webStorage(kind: 'local' | 'session'): TokenStorage {
   if (kind !== 'local' && kind !== 'session') {
-    throw new TypeError(`webStorage: kind must be 'local' or 'session', got ${String(kind)}`)
+    throw new TypeError(DEV ? `webStorage: kind must be 'local' or 'session', got ${String(kind)}` : "webStorage: kind: see tokenkeeper's README")
   }
   const name = kind === 'local' ? 'localStorage' : 'sessionStorage'
   const storage = (): Storage => {
     // Reading the property itself throws a SecurityError where storage is blocked.
     const found = (globalThis as { [key: string]: unknown })[name] as Storage | undefined
-    if (!found) throw new AuthError('storage', `webStorage: ${name} is not available here`)
+    if (!found) throw new AuthError('storage', DEV ? `webStorage: ${name} is not available here` : '')
     return found
   }
   return {
