@@ -23,13 +23,13 @@ export async function minGzipSize(source: string): Promise<number> {
   return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length
 }
 
+// The production build (dist/, the `default` export condition) is what apps ship; the development
+// build (dist/dev/) keeps the developer messages and is only reported. The core's target is 6 KB
+// for createAuthClient and 6.5 KB for every export; it is not met (README, Size). These ceilings,
+// just above today's figures, stop growth meanwhile.
 const budgets = [
-  // The target for the core is 6 KB; it is not met (see README, Size): the modular-core issue moves
-  // the oauth2 protocol and the developer messages out of it. This ceiling, just above today's
-  // 11,207 B (session identity and ordering, the cross-tab hand-over fixes, bounded storage, the
-  // fetch fixes and the split of the client into the session machine, refresh and restore modules
-  // added 2.5 KB), stops growth meanwhile.
-  ['tokenkeeper', "export * from './dist/index.js'", 11 * 1024],
+  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 9_728],
+  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_300],
   ['tokenkeeper/ky', "export * from './dist/ky.js'", 1024],
   ['tokenkeeper/react', "export * from './dist/react.js'", 512],
 ] as const
@@ -43,6 +43,13 @@ describe('size budgets (min+gzip, with dependencies, peers excluded)', () => {
     const size = await minGzipSize(source)
     console.log(`${name}: ${size} B of ${budget} B`)
     expect(size).toBeLessThanOrEqual(budget)
+  })
+
+  it('the development build of createAuthClient is reported, not budgeted', async () => {
+    const production = await minGzipSize(core)
+    const development = await minGzipSize(core.replace('./dist/', './dist/dev/'))
+    console.log(`createAuthClient, development build: ${development} B, ${development - production} B more than production`)
+    expect(development).toBeGreaterThan(production)
   })
 
   it.each(onTop)('%s on top of createAuthClient stays within its budget', async (name, source, budget) => {
