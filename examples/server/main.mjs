@@ -1,15 +1,34 @@
-// `npm run demo`: the example server on localhost, until Ctrl-C. Settings from the environment:
-// PORT (default 8787), TOKEN_LIFETIME (seconds, default 30), REFRESH_MODE (cookie | body),
-// DEMO_SIGNING_KEY (a PKCS#8 ES256 key in PEM; generated at start when absent).
+// `npm run demo`: the example server on localhost, until Ctrl-C. Settings from the environment, each
+// checked before the server starts (a bad one stops it with a message naming it):
+//   PORT (default 8787), TOKEN_LIFETIME (seconds, default 30), SESSION_LIFETIME (seconds, default
+//   7 days), REFRESH_MODE (cookie | body), DEMO_SIGNING_KEY (a PKCS#8 EC P-256 key in PEM;
+//   generated at start when absent).
 import { startDemoServer } from './server.mjs'
 
-const lifetime = Number(process.env.TOKEN_LIFETIME ?? 30)
-const server = await startDemoServer({
-  port: Number(process.env.PORT ?? 8787),
-  accessTokenLifetimeSec: lifetime,
-  refreshMode: process.env.REFRESH_MODE ?? 'cookie',
-  signingKeyPem: process.env.DEMO_SIGNING_KEY,
-})
+/** An environment variable as a whole number, or undefined when unset; anything else is refused. */
+function whole(name) {
+  const value = process.env[name]
+  if (value === undefined) return undefined
+  if (!/^\d+$/.test(value.trim())) throw new TypeError(`${name} must be a whole number, got ${JSON.stringify(value.slice(0, 40))}`)
+  return Number(value)
+}
+
+let server
+try {
+  server = await startDemoServer({
+    port: whole('PORT') ?? 8787,
+    accessTokenLifetimeSec: whole('TOKEN_LIFETIME'),
+    sessionLifetimeSec: whole('SESSION_LIFETIME'),
+    refreshMode: process.env.REFRESH_MODE,
+    signingKeyPem: process.env.DEMO_SIGNING_KEY,
+  })
+} catch (error) {
+  // Named as the environment names them: TOKEN_LIFETIME for accessTokenLifetimeSec, and so on.
+  const variables = { port: 'PORT', accessTokenLifetimeSec: 'TOKEN_LIFETIME', sessionLifetimeSec: 'SESSION_LIFETIME', refreshMode: 'REFRESH_MODE' }
+  console.error(`demo server: not started: ${error.message.replace(/^\w+/, (name) => variables[name] ?? name)}`)
+  process.exit(1)
+}
+const lifetime = whole('TOKEN_LIFETIME') ?? 30
 
 console.log(`
 tokenkeeper demo

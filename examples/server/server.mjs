@@ -1,11 +1,14 @@
 // The demo's auth server: real signed JWTs (ES256, jose), rotating refresh tokens with reuse
-// detection, revocation, a protected API, and the example apps. Node's http module only.
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
+// detection, throttled logins, revocation, a protected API, and the example apps. Node's http
+// module only. Everything lives in this process's memory: see the README for what a production
+// deployment changes (a shared store, a key from a secret manager).
+import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, STATUS_CODES } from 'node:http'
 import { dirname, extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SignJWT, exportJWK, generateKeyPair, importPKCS8, jwtVerify } from 'jose'
+import { promisify } from 'node:util'
+import { SignJWT, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = join(here, '../..')
@@ -13,90 +16,181 @@ const ISSUER = 'tokenkeeper-demo-server'
 const AUDIENCE = 'tokenkeeper-demo'
 const REFRESH_COOKIE = '__Host-tokenkeeper-refresh'
 const MAX_BODY_BYTES = 16 * 1024
+const MAX_HEADER_BYTES = 8 * 1024
+const scryptAsync = promisify(scrypt)
+
+/** The settings, their defaults and what each must be: checked before the server starts. */
+const SETTINGS = {
+  port: [0, (v) => Number.isInteger(v) && v >= 0 && v <= 65_535, 'an integer port, 0 to 65535'],
+  host: ['127.0.0.1', (v) => typeof v === 'string' && v !== '', 'a host name or address'],
+  accessTokenLifetimeSec: [30, (v) => Number.isInteger(v) && v >= 2 && v <= 86_400, 'whole seconds, 2 to 86400'],
+  refreshTokenLifetimeSec: [8 * 3600, (v) => Number.isInteger(v) && v >= 10 && v <= 30 * 86_400, 'whole seconds, 10 to 30 days'],
+  sessionLifetimeSec: [7 * 86_400, (v) => Number.isInteger(v) && v >= 10 && v <= 365 * 86_400, 'whole seconds, 10 to 365 days'],
+  refreshMode: ['cookie', (v) => v === 'cookie' || v === 'body', "'cookie' or 'body'"],
+  signingKeyPem: [undefined, (v) => v === undefined || typeof v === 'string', 'a PKCS#8 PEM string'],
+  usersFile: [join(here, 'users.json'), (v) => typeof v === 'string', 'a path'],
+  failedLoginsPerUser: [5, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  failedLoginsPerAddress: [20, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  failedLoginWindowSec: [15 * 60, (v) => Number.isInteger(v) && v >= 1 && v <= 86_400, 'whole seconds, 1 to 86400'],
+  requestTimeoutSec: [10, (v) => Number.isInteger(v) && v >= 1 && v <= 300, 'whole seconds, 1 to 300'],
+}
 
 /**
- * Starts the server.
- * @param {object} [options]
- * @param {number} [options.port] 0 picks a free port
- * @param {string} [options.host]
- * @param {number} [options.accessTokenLifetimeSec] short, so refreshes are visible
- * @param {number} [options.refreshTokenLifetimeSec]
- * @param {'cookie' | 'body'} [options.refreshMode] where the refresh token travels
- * @param {string} [options.signingKeyPem] PKCS#8 ES256 key; generated when absent, never from the repo
- * @param {string} [options.usersFile]
+ * The signing key: from `pem` (PKCS#8, EC P-256), or a new one. jose 6 signs and verifies with
+ * Node's KeyObjects; the public key is derived from the private one, never guessed.
+ */
+async function signingKeys(pem) {
+  if (pem === undefined) return generateKeyPair('ES256', { extractable: true })
+  let privateKey
+  try {
+    privateKey = createPrivateKey({ key: pem, format: 'pem' })
+  } catch {
+    throw new TypeError('signingKeyPem (DEMO_SIGNING_KEY) is not a PEM private key')
+  }
+  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new TypeError('signingKeyPem (DEMO_SIGNING_KEY) must be an EC P-256 key, for ES256')
+  }
+  return { privateKey, publicKey: createPublicKey(privateKey) }
+}
+
+class HttpError extends Error {
+  constructor(status, error, description, headers = {}) {
+    super(description)
+    this.status = status
+    this.error = error
+    this.headers = headers
+  }
+}
+
+/**
+ * Counts failed logins per key (a username, a client address) in a fixed window. A key over its
+ * limit is refused until its window ends; entries are dropped once their window is over.
+ */
+function createThrottle(windowMs) {
+  const entries = new Map()
+  const current = (key, now) => {
+    const entry = entries.get(key)
+    return entry && entry.resetAt > now ? entry : undefined
+  }
+  return {
+    /** Milliseconds until `key` may try again, or 0. */
+    blockedFor(key, limit, now = Date.now()) {
+      const entry = current(key, now)
+      return entry && entry.failures >= limit ? entry.resetAt - now : 0
+    },
+    fail(key, now = Date.now()) {
+      const entry = current(key, now) ?? { failures: 0, resetAt: now + windowMs }
+      entry.failures++
+      entries.set(key, entry)
+    },
+    forget: (key) => entries.delete(key),
+    sweep(now = Date.now()) {
+      for (const [key, entry] of entries) if (entry.resetAt <= now) entries.delete(key)
+    },
+    get size() {
+      return entries.size
+    },
+  }
+}
+
+/**
+ * Starts the server. Every setting is checked first; a bad one throws a TypeError naming it.
+ * @param {import('./server.d.mts').DemoServerOptions} [options]
  */
 export async function startDemoServer(options = {}) {
-  const {
-    port = 0,
-    host = '127.0.0.1',
-    accessTokenLifetimeSec = 30,
-    refreshTokenLifetimeSec = 8 * 3600,
-    refreshMode = 'cookie',
-    signingKeyPem,
-    usersFile = join(here, 'users.json'),
-  } = options
-  if (refreshMode !== 'cookie' && refreshMode !== 'body') throw new TypeError(`refreshMode must be 'cookie' or 'body'`)
-  const { users } = JSON.parse(await readFile(usersFile, 'utf8'))
-  const { privateKey, publicKey } = signingKeyPem
-    ? { privateKey: await importPKCS8(signingKeyPem, 'ES256'), publicKey: undefined }
-    : await generateKeyPair('ES256')
-  // With an imported key, verify with the same key object: jose derives the public part.
-  const verifyKey = publicKey ?? privateKey
-  const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, unauthorized: 0 }
-  /** sha256(refresh token) → its record; the tokens themselves are never stored. */
-  const refreshTokens = new Map()
-  /** jti of access tokens revoked at logout, until they expire anyway. */
-  const revokedAccess = new Map()
+  const settings = {}
+  for (const [name, [fallback, valid, expected]] of Object.entries(SETTINGS)) {
+    const value = options[name] ?? fallback
+    if (!valid(value)) throw new TypeError(`${name} must be ${expected}, got ${JSON.stringify(String(value)).slice(0, 40)}`)
+    settings[name] = value
+  }
+  const { accessTokenLifetimeSec, refreshTokenLifetimeSec, sessionLifetimeSec, refreshMode } = settings
+  const { users } = JSON.parse(await readFile(settings.usersFile, 'utf8'))
+  const { privateKey, publicKey } = await signingKeys(settings.signingKeyPem)
+  const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, unauthorized: 0, throttled: 0 }
+
+  /**
+   * Refresh-token families, one per login, by id. A refresh token is `<family id>.<generation>.<mac>`,
+   * the mac an HMAC under a key of this process, so nobody can make one up; the family keeps only
+   * its current generation. A genuine token of an older generation was used already: its family is
+   * revoked, access tokens too (they carry the family as `sid`). Each family lives at most
+   * `sessionLifetimeSec` from its login, whatever the rotations.
+   */
+  const families = new Map()
+  const refreshKey = randomBytes(32)
+  const mac = (id, generation) => createHmac('sha256', refreshKey).update(`${id}.${generation}`).digest()
+  const throttle = createThrottle(settings.failedLoginWindowSec * 1000)
   let origin = ''
   /** The page may be opened as localhost or as 127.0.0.1: both are this server. */
   let ownOrigins = new Set()
 
-  const digest = (token) => createHash('sha256').update(token).digest('base64url')
-
-  function checkPassword(username, password) {
-    const user = typeof username === 'string' && Object.hasOwn(users, username) ? users[username] : undefined
-    // Hash even for unknown users, so timing does not tell which names exist.
+  async function checkPassword(username, password) {
+    const user = Object.hasOwn(users, username) ? users[username] : undefined
+    // Hash even for unknown users, so timing does not tell which names exist. Asynchronous: scrypt
+    // runs on libuv's thread pool, not on the thread that answers every other request.
     const salt = Buffer.from(user?.salt ?? 'AAAAAAAAAAAAAAAAAAAAAA==', 'base64')
-    const actual = scryptSync(typeof password === 'string' ? password : '', salt, 32, { N: 16384, r: 8, p: 1 })
+    const actual = await scryptAsync(password, salt, 32, { N: 16384, r: 8, p: 1 })
     return user !== undefined && timingSafeEqual(actual, Buffer.from(user.hash, 'base64')) ? user : undefined
   }
 
-  async function issue(sub, family) {
-    const user = users[sub]
-    const accessToken = await new SignJWT({ name: user.name })
+  /** Ends a family: its refresh token and every access token it issued (they name it as `sid`). */
+  const revoke = (family) => families.delete(family.id)
+
+  async function issue(sub, existing) {
+    const now = Date.now()
+    const family = existing ?? { id: randomBytes(12).toString('base64url'), sub, endsAt: now + sessionLifetimeSec * 1000, generation: 0 }
+    family.generation++
+    // The refresh token ends with its idle lifetime, or with the session, whichever comes first.
+    family.expiresAt = Math.min(now + refreshTokenLifetimeSec * 1000, family.endsAt)
+    families.set(family.id, family)
+    const accessTokenLifetime = Math.max(1, Math.min(accessTokenLifetimeSec, Math.floor((family.endsAt - now) / 1000)))
+    const accessToken = await new SignJWT({ name: users[sub].name, sid: family.id })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
       .setSubject(sub)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setJti(randomBytes(12).toString('base64url'))
       .setIssuedAt()
-      .setExpirationTime(`${accessTokenLifetimeSec}s`)
+      .setExpirationTime(Math.floor(now / 1000) + accessTokenLifetime)
       .sign(privateKey)
-    const refreshToken = randomBytes(32).toString('base64url')
-    const owner = family ?? { sub, revoked: false }
-    refreshTokens.set(digest(refreshToken), { family: owner, used: false, expiresAt: Date.now() + refreshTokenLifetimeSec * 1000 })
-    return { accessToken, refreshToken }
+    const refreshToken = `${family.id}.${family.generation}.${mac(family.id, family.generation).toString('base64url')}`
+    return { accessToken, refreshToken, expiresIn: accessTokenLifetime, refreshMaxAge: Math.ceil((family.expiresAt - now) / 1000) }
   }
 
   /** The family a refresh token opens, after rotation rules: a used token revokes its family. */
   function redeem(token) {
-    const record = typeof token === 'string' && token.length < 200 ? refreshTokens.get(digest(token)) : undefined
-    if (!record || record.family.revoked || record.expiresAt < Date.now()) return undefined
-    if (record.used) {
-      stats.reuseDetected++
-      record.family.revoked = true
+    const [id, generation, given, extra] = typeof token === 'string' && token.length < 200 ? token.split('.') : []
+    if (!id || !/^\d{1,9}$/.test(generation ?? '') || !given || extra !== undefined) return undefined
+    const expected = mac(id, Number(generation))
+    const genuine = Buffer.from(given, 'base64url')
+    // A token we did not issue changes nothing: guessing cannot end someone else's session.
+    if (genuine.length !== expected.length || !timingSafeEqual(genuine, expected)) return undefined
+    const family = families.get(id)
+    if (!family) return undefined
+    if (family.expiresAt <= Date.now()) {
+      families.delete(family.id)
       return undefined
     }
-    record.used = true
-    return record.family
+    if (Number(generation) !== family.generation) {
+      stats.reuseDetected++
+      revoke(family)
+      return undefined
+    }
+    return family
   }
 
   async function verifyAccess(request) {
     const token = /^Bearer ([\w.-]+)$/.exec(request.headers.authorization ?? '')?.[1]
     if (!token) return undefined
     try {
-      const { payload } = await jwtVerify(token, verifyKey, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'] })
-      return revokedAccess.has(payload.jti) ? undefined : payload
+      const { payload } = await jwtVerify(token, publicKey, {
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        algorithms: ['ES256'],
+        requiredClaims: ['exp', 'iat', 'jti', 'sub', 'sid'],
+      })
+      // Only tokens of a live family: logout, reuse and the session's end revoke them all.
+      return typeof payload.sid === 'string' && families.has(payload.sid) ? payload : undefined
     } catch {
       return undefined
     }
@@ -109,14 +203,6 @@ export async function startDemoServer(options = {}) {
     }))
   const refreshCookie = (value, maxAge) =>
     `${REFRESH_COOKIE}=${value}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=${maxAge}`
-
-  class HttpError extends Error {
-    constructor(status, error, description) {
-      super(description)
-      this.status = status
-      this.error = error
-    }
-  }
 
   async function readJson(request) {
     if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
@@ -143,18 +229,42 @@ export async function startDemoServer(options = {}) {
   }
 
   function tokenResponse(response, tokens) {
-    const body = { accessToken: tokens.accessToken, tokenType: 'Bearer', expiresIn: accessTokenLifetimeSec }
+    const body = { accessToken: tokens.accessToken, tokenType: 'Bearer', expiresIn: tokens.expiresIn }
     if (refreshMode === 'body') body.refreshToken = tokens.refreshToken
-    else response.setHeader('set-cookie', refreshCookie(tokens.refreshToken, refreshTokenLifetimeSec))
+    else response.setHeader('set-cookie', refreshCookie(tokens.refreshToken, tokens.refreshMaxAge))
     return body
+  }
+
+  /** Refuses a login from a client or for a user with too many recent failures: 429 with Retry-After. */
+  function checkThrottle(username, address) {
+    const waitMs = Math.max(
+      throttle.blockedFor(`user:${username}`, settings.failedLoginsPerUser),
+      throttle.blockedFor(`address:${address}`, settings.failedLoginsPerAddress),
+    )
+    if (waitMs > 0) {
+      stats.throttled++
+      throw new HttpError(429, 'too_many_attempts', 'too many failed logins; try again later', { 'retry-after': String(Math.ceil(waitMs / 1000)) })
+    }
   }
 
   const api = {
     'POST /auth/login': async (request, response) => {
       stats.login++
       const { username, password } = await readJson(request)
-      if (typeof username !== 'string' || typeof password !== 'string') throw new HttpError(400, 'invalid_request', 'username and password must be strings')
-      if (!checkPassword(username, password)) throw new HttpError(401, 'invalid_credentials', 'wrong username or password')
+      if (typeof username !== 'string' || typeof password !== 'string' || username.length > 256 || password.length > 1024) {
+        throw new HttpError(400, 'invalid_request', 'username and password must be strings')
+      }
+      const address = request.socket.remoteAddress ?? 'unknown'
+      checkThrottle(username, address)
+      if (!(await checkPassword(username, password))) {
+        throttle.fail(`user:${username}`)
+        throttle.fail(`address:${address}`)
+        throw new HttpError(401, 'invalid_credentials', 'wrong username or password')
+      }
+      throttle.forget(`user:${username}`)
+      // The cookie this login replaces names a session the browser can no longer reach: end it.
+      const [replaced] = refreshMode === 'cookie' ? String(cookies(request)[REFRESH_COOKIE]).split('.') : []
+      if (families.has(replaced)) revoke(families.get(replaced))
       return [200, tokenResponse(response, await issue(username))]
     },
     'POST /auth/refresh': async (request, response) => {
@@ -172,10 +282,10 @@ export async function startDemoServer(options = {}) {
       stats.logout++
       const body = await readJson(request)
       const token = refreshMode === 'cookie' ? cookies(request)[REFRESH_COOKIE] : body.refreshToken
-      const record = typeof token === 'string' ? refreshTokens.get(digest(token)) : undefined
-      if (record) record.family.revoked = true
+      const [id] = typeof token === 'string' ? token.split('.') : []
       const claims = await verifyAccess(request)
-      if (claims) revokedAccess.set(claims.jti, claims.exp * 1000)
+      // The family of the refresh token, or of the access token: either ends the whole session.
+      for (const family of [families.get(id), claims && families.get(claims.sid)]) if (family) revoke(family)
       if (refreshMode === 'cookie') response.setHeader('set-cookie', refreshCookie('', 0))
       return [204]
     },
@@ -189,8 +299,14 @@ export async function startDemoServer(options = {}) {
       }
       return [200, { sub: claims.sub, name: claims.name, exp: claims.exp, checkedAt: Date.now() }]
     },
-    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode }],
-    'GET /.well-known/jwks.json': async () => [200, { keys: [{ ...(await exportJWK(verifyKey)), d: undefined, alg: 'ES256', use: 'sig' }] }],
+    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec }],
+    'GET /.well-known/jwks.json': async () => [200, { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] }],
+  }
+  /** The methods each API path takes, for 405's Allow. */
+  const allowed = new Map()
+  for (const route of Object.keys(api)) {
+    const [method, path] = route.split(' ')
+    allowed.set(path, [...(allowed.get(path) ?? []), method])
   }
 
   const staticFiles = {
@@ -203,12 +319,20 @@ export async function startDemoServer(options = {}) {
   }
   const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' }
 
-  async function serveStatic(path, response) {
-    const relative = staticFiles[path] ?? (path.startsWith('/dist/') && !path.includes('..') ? path.slice(1) : undefined)
-    if (!relative) return false
-    const file = normalize(join(repo, relative))
-    if (!file.startsWith(repo + sep)) return false
-    let body = await readFile(file)
+  /** The file a static path names, or undefined: the listed files, and the built package under /dist/. */
+  function staticFile(path) {
+    const relative = staticFiles[path] ?? (/^\/dist\/[\w./-]+$/.test(path) && !path.includes('..') ? path.slice(1) : undefined)
+    const file = relative && normalize(join(repo, relative))
+    return file && file.startsWith(repo + sep) ? file : undefined
+  }
+
+  async function serveStatic(file, request, response) {
+    let body
+    try {
+      body = await readFile(file)
+    } catch {
+      throw new HttpError(404, 'not_found', 'no such file')
+    }
     const headers = { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }
     if (extname(file) === '.html') {
       // Only our own scripts run, plus the inline import map whose hash we allow.
@@ -217,61 +341,100 @@ export async function startDemoServer(options = {}) {
       )
       headers['content-security-policy'] = `default-src 'self'; script-src 'self' ${hashes.join(' ')}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`
     }
-    response.writeHead(200, headers)
-    response.end(body)
-    return true
+    response.writeHead(200, { ...headers, 'content-length': body.length })
+    response.end(request.method === 'HEAD' ? undefined : body)
   }
 
-  const server = createServer(async (request, response) => {
-    response.setHeader('x-content-type-options', 'nosniff')
-    response.setHeader('referrer-policy', 'no-referrer')
+  async function route(request, response) {
+    let url
     try {
-      const url = new URL(request.url ?? '/', origin)
-      const handler = api[`${request.method} ${url.pathname}`]
-      if (handler) {
-        // A browser always sends Origin on POST: one from another site is refused.
-        if (request.method === 'POST' && request.headers.origin && !ownOrigins.has(request.headers.origin)) {
-          throw new HttpError(403, 'forbidden', 'cross-origin requests are refused')
-        }
-        const [status, body] = await handler(request, response)
-        response.writeHead(status, body === undefined ? { 'cache-control': 'no-store' } : { 'content-type': 'application/json', 'cache-control': 'no-store' })
-        response.end(body === undefined ? undefined : JSON.stringify(body))
-        return
-      }
-      if (Object.keys(api).some((route) => route.endsWith(` ${url.pathname}`))) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed here`)
-      if (request.method === 'GET' && (await serveStatic(url.pathname, response))) return
-      throw new HttpError(404, 'not_found', 'no such route')
-    } catch (error) {
-      const known = error instanceof HttpError
-      if (!known) console.error('demo server: unexpected error', error)
-      if (response.headersSent) return void response.destroy()
-      response.writeHead(known ? error.status : 500, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      response.end(JSON.stringify(known ? { error: error.error, error_description: error.message } : { error: 'server_error' }))
+      // Origin-form only ("/path?query"): an absolute or malformed target is a bad request.
+      if (!request.url?.startsWith('/')) throw new Error('not origin-form')
+      url = new URL(request.url, origin)
+    } catch {
+      throw new HttpError(400, 'invalid_request', 'the request target must be a path')
     }
+    const methods = allowed.get(url.pathname)
+    if (methods) {
+      const handler = api[`${request.method} ${url.pathname}`]
+      if (!handler) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed here`, { allow: methods.join(', ') })
+      // A browser always sends Origin on POST: one from another site is refused.
+      if (request.method === 'POST' && request.headers.origin && !ownOrigins.has(request.headers.origin)) {
+        throw new HttpError(403, 'forbidden', 'cross-origin requests are refused')
+      }
+      const [status, body] = await handler(request, response)
+      response.writeHead(status, body === undefined ? { 'cache-control': 'no-store' } : { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      response.end(body === undefined ? undefined : JSON.stringify(body))
+      return
+    }
+    const file = staticFile(url.pathname)
+    if (!file) throw new HttpError(404, 'not_found', 'no such route')
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed here`, { allow: 'GET, HEAD' })
+    await serveStatic(file, request, response)
+  }
+
+  const server = createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // A client that stalls is answered 408 within seconds (Node checks every second here).
+      headersTimeout: settings.requestTimeoutSec * 1000,
+      requestTimeout: settings.requestTimeoutSec * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    async (request, response) => {
+      response.setHeader('x-content-type-options', 'nosniff')
+      response.setHeader('referrer-policy', 'no-referrer')
+      try {
+        await route(request, response)
+      } catch (error) {
+        const known = error instanceof HttpError
+        // One line, without the query string (it may carry anything) or a stack trace.
+        if (!known) console.error(`demo server: ${request.method} ${String(request.url).split('?')[0].slice(0, 200)} failed (${error?.code ?? error?.name ?? 'error'})`)
+        if (response.headersSent) return void response.destroy()
+        response.writeHead(known ? error.status : 500, { ...(known && error.headers), 'content-type': 'application/json', 'cache-control': 'no-store' })
+        response.end(JSON.stringify(known ? { error: error.error, error_description: error.message } : { error: 'server_error' }))
+      }
+    },
+  )
+  // What Node's parser refuses never reaches the handler: answer it as HTTP says, then close.
+  server.on('clientError', (error, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') return void socket.destroy()
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408
+      : error.code === 'HPE_INVALID_METHOD' ? 501
+      : 400
+    const body = JSON.stringify({ error: STATUS_CODES[status].toLowerCase().replaceAll(' ', '_') })
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`)
   })
-  server.on('clientError', (_error, socket) => socket.destroy())
 
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, host, resolve)
+    server.listen(settings.port, settings.host, resolve)
   })
   const address = server.address()
-  origin = `http://${host === '127.0.0.1' || host === '::1' ? 'localhost' : host}:${address.port}`
+  origin = `http://${settings.host === '127.0.0.1' || settings.host === '::1' ? 'localhost' : settings.host}:${address.port}`
   ownOrigins = new Set([origin, `http://127.0.0.1:${address.port}`, `http://[::1]:${address.port}`])
-  // Revoked access tokens only need remembering until they expire.
-  const sweep = setInterval(() => {
+  // Spent state is dropped, so the tables cannot grow without bound.
+  const sweep = () => {
     const now = Date.now()
-    for (const [jti, expiresAt] of revokedAccess) if (expiresAt < now) revokedAccess.delete(jti)
-    for (const [hash, record] of refreshTokens) if (record.expiresAt < now) refreshTokens.delete(hash)
-  }, 60_000)
-  sweep.unref()
+    for (const [id, family] of families) if (family.expiresAt <= now) families.delete(id)
+    throttle.sweep(now)
+  }
+  const sweeper = setInterval(sweep, 60_000)
+  sweeper.unref()
 
   return {
     url: origin,
     stats,
+    /** How many entries the server holds in memory, after dropping the spent ones. */
+    held: () => {
+      sweep()
+      return { families: families.size, throttled: throttle.size }
+    },
     close: () =>
       new Promise((resolve) => {
-        clearInterval(sweep)
+        clearInterval(sweeper)
         server.closeAllConnections?.()
         server.close(() => resolve())
       }),
