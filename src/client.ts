@@ -194,7 +194,7 @@ export class AuthClient<Claims = JwtPayload> {
     try {
       state = this.#toState('login', tokens)
     } catch (error) {
-      void this.#protocol.revoke(tokens.accessToken, tokens.refreshToken)
+      void this.#protocol.revoke(tokens?.accessToken, tokens?.refreshToken)
       throw error
     }
     if (this.#destroyed || intent !== this.#intents) {

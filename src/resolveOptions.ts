@@ -2,6 +2,7 @@ import { DEV } from './dev.js'
 import { systemClock } from './clock.js'
 import { AuthError } from './errors.js'
 import { defaults, type AuthClientOptions } from './options.js'
+import { checkedProtocol } from './protocols/checkedProtocol.js'
 import { jsonProtocol } from './protocols/json.js'
 import type { AuthServer, ProtocolCalls } from './protocols/Protocol.js'
 import { memoryStorage } from './storage/memoryStorage.js'
@@ -25,7 +26,7 @@ const bad = (name: string, expected: string, value: unknown): TypeError =>
   new TypeError(DEV ? `createAuthClient: option "${name}" must be ${expected}, got ${describe(value)}` : `option "${name}": see tokenkeeper's README, Options`)
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : String(value)
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
 }
 
 /** A test for one option, and what the option must be, for the TypeError. */
@@ -103,6 +104,9 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   const insecure = merged.allowInsecureHttp
   // Joined like ky's prefix: `https://x/api` + `/auth/login` is `https://x/api/auth/login`.
   const baseUrl = secureUrl('baseUrl', options.baseUrl, insecure).href.replace(/\/?$/, '/')
+  for (const moved of ['clientId', 'scope'] as const) {
+    if (moved in options) throw bad(moved, DEV ? 'given to the protocol: oauth2({ clientId, scope })' : '', (options as unknown as Record<string, unknown>)[moved])
+  }
   if (merged.endpoints && merged.protocol) throw bad('endpoints', DEV ? "left out with a protocol (give it the protocol's own)" : '', '')
   for (const key in merged.endpoints) {
     if (!['login', 'refresh', 'logout'].includes(key)) throw bad(`endpoints.${key}`, DEV ? 'a known endpoint' : '', key)
@@ -125,7 +129,9 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     },
     post: (operation, url, body, headers) => postToAuthServer(resolved, operation, url, body, headers),
   }
-  return { ...resolved, protocol: (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server) }
+  // A revocation makes at most two requests (oauth2: the refresh token, then the access token).
+  const calls = (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server)
+  return { ...resolved, protocol: checkedProtocol(calls, resolved.clock, 2 * resolved.requestTimeoutMs + 1_000) }
 }
 
 function resolveAllowedOrigins(given: unknown, baseUrl: string, allowInsecureHttp: boolean): ReadonlySet<string> {

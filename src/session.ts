@@ -120,6 +120,10 @@ function lifetimeMs(
  * @throws {AuthError} `invalid_response` when nothing says when the token expires, or it already has.
  */
 export function createSessionState<Claims>(operation: string, tokens: TokenResponse, now: number): SessionState<Claims> {
+  // What a protocol of the app's own gives is checked like what a server answers.
+  if (!nonEmptyString(tokens?.accessToken) || !(tokens.refreshToken === undefined || nonEmptyString(tokens.refreshToken))) {
+    throw new AuthError('invalid_response', DEV ? `${operation}: the protocol gave no access token, or a bad refresh token` : '')
+  }
   const claims = decodeClaims(tokens.accessToken) ?? {}
   const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
   if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', DEV ? `${operation}: the token has no expiry, or has expired` : '')

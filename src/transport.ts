@@ -70,8 +70,8 @@ export async function postToAuthServer(
     ])
   } catch (cause) {
     throw controller.signal.aborted
-      ? new AuthError('timeout', DEV ? `${operation}: POST ${url} timed out` : '', { cause })
-      : new AuthError('network', DEV ? `${operation}: POST ${url} failed` : '', { cause })
+      ? new AuthError('timeout', DEV ? `${operation}: POST ${url.split('?')[0]} timed out` : '', { cause })
+      : new AuthError('network', DEV ? `${operation}: POST ${url.split('?')[0]} failed` : '', { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }

@@ -32,10 +32,17 @@ export interface OAuth2Options {
  * ```
  */
 export function oauth2(options: OAuth2Options = {}): Protocol {
-  const { clientId, scope, endpoints = {} } = options
+  const bad = (name: string, expected: string): TypeError =>
+    new TypeError(DEV ? `oauth2: option "${name}" must be ${expected}` : `oauth2: option "${name}": see tokenkeeper's README`)
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
+  if (!isObject(options)) throw bad('options', 'an object')
+  const { clientId, scope, endpoints = {} } = options as OAuth2Options
   for (const [name, value] of [['clientId', clientId], ['scope', scope]] as const) {
-    if (value !== undefined && typeof value !== 'string') throw new TypeError(DEV ? `oauth2: option "${name}" must be a string` : `oauth2: option "${name}": see tokenkeeper's README`)
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw bad(name, 'a non-empty string')
   }
+  if (!isObject(endpoints)) throw bad('endpoints', 'an object')
+  for (const key in endpoints) if (key !== 'token' && key !== 'revocation') throw bad(`endpoints.${key}`, 'token or revocation')
+  for (const key in options) if (key !== 'clientId' && key !== 'scope' && key !== 'endpoints') throw bad(key, 'clientId, scope or endpoints')
   return {
     connect(server) {
       const token = server.url('endpoints.token', endpoints.token ?? '/oauth/token')

@@ -34,10 +34,10 @@ export function parseTokenResponse(body: unknown): TokenResponse | string {
   }
 }
 
-/** The server's own error code (`invalid_grant`...), only when it looks like one: never echo free text. */
+/** The server's own error code (`invalid_grant`...), only when it looks like one (snake_case, short): never echo free text or a token. */
 function serverErrorCode(body: unknown): string | undefined {
   const code = typeof body === 'object' && body !== null ? (body as { error?: unknown }).error : undefined
-  return typeof code === 'string' && /^[\w.-]{1,64}$/.test(code) ? code : undefined
+  return typeof code === 'string' && /^[a-z][a-z\d_]{0,39}$/.test(code) ? code : undefined
 }
 
 /** 408 and 429 say "later"; any other 4xx says the refresh token is no good. */
@@ -58,12 +58,12 @@ export function judgeTokenAnswer(answer: ServerAnswer, operation: 'login' | 'ref
   if (answer.ok) {
     const tokens = parseTokenResponse(answer.body)
     if (typeof tokens !== 'string') return tokens
-    throw new AuthError('invalid_response', DEV ? `${operation}: POST ${url} answered ${answer.status} with ${tokens}` : '', {
+    throw new AuthError('invalid_response', DEV ? `${operation}: POST ${url.split('?')[0]} answered ${answer.status} with ${tokens}` : '', {
       status: answer.status,
     })
   }
   const code = serverErrorCode(answer.body)
-  const what = DEV ? `${operation}: POST ${url} answered ${answer.status}${code ? ` (${code})` : ''}` : ''
+  const what = DEV ? `${operation}: POST ${url.split('?')[0]} answered ${answer.status}${code ? ` (${code})` : ''}` : ''
   const details = { status: answer.status, retryAfterMs: answer.retryAfterMs }
   if (operation === 'login' && (answer.status === 400 || answer.status === 401)) {
     throw new AuthError('invalid_credentials', what, details)

@@ -1,0 +1,37 @@
+import type { Clock } from '../clock.js'
+import { DEV } from '../dev.js'
+import { AuthError, isAuthError } from '../errors.js'
+import type { ProtocolCalls } from './Protocol.js'
+
+/**
+ * A protocol's calls as the client relies on them, whoever wrote the protocol: failures are
+ * `AuthError`s (anything else thrown becomes `network`, as a refresh's does), and `revoke` settles,
+ * with a boolean, within `revokeTimeoutMs`, whatever it does.
+ * @throws {TypeError} naming the option `protocol` when `connect()` did not give the calls.
+ */
+export function checkedProtocol(calls: ProtocolCalls | undefined, clock: Clock, revokeTimeoutMs: number): ProtocolCalls {
+  if (typeof calls?.id !== 'string' || ![calls.login, calls.refresh, calls.revoke].every((call) => typeof call === 'function')) {
+    throw new TypeError(DEV ? 'createAuthClient: option "protocol": its connect() must return { id, login, refresh, revoke }' : 'option "protocol"')
+  }
+  const typed = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call()
+    } catch (error) {
+      throw isAuthError(error) ? error : new AuthError('network', DEV ? 'the protocol failed' : '', { cause: error })
+    }
+  }
+  return {
+    id: calls.id,
+    refreshesWithoutToken: calls.refreshesWithoutToken === true,
+    login: (credentials) => typed(() => calls.login(credentials)),
+    refresh: (refreshToken) => typed(() => calls.refresh(refreshToken)),
+    revoke: (accessToken, refreshToken) =>
+      new Promise((resolve) => {
+        const timer = clock.setTimeout(() => resolve(false), revokeTimeoutMs)
+        typed(() => calls.revoke(accessToken, refreshToken)).then(
+          (revoked) => resolve(revoked === true),
+          () => resolve(false),
+        ).finally(() => clock.clearTimeout(timer))
+      }),
+  }
+}
