@@ -110,6 +110,14 @@ describe('example server: logins', () => {
     expect(server.stats.throttled).toBe(1)
   })
 
+  it('guesses sent all at once are held to the limit too: of 30 parallel logins for one user, at most 5 are checked', async () => {
+    const server = await start({ failedLoginsPerUser: 5 })
+    const guesses = Array.from({ length: 30 }, (_, i) => (i === 29 ? 'lovelace' : `guess${i}`))
+    const statuses = await Promise.all(guesses.map((password) => login(server, 'ada', password).then((r) => r.status)))
+    expect(statuses.filter((status) => status !== 429)).toHaveLength(5)
+    expect(statuses.at(-1)).toBe(429) // the right password, sent last, was not even checked
+  })
+
   it('after failedLoginsPerAddress failures from one address, answers 429 whatever the username', async () => {
     const server = await start({ failedLoginsPerAddress: 4, failedLoginsPerUser: 100 })
     for (let i = 0; i < 4; i++) expect((await login(server, `guess${i}`, 'x')).status).toBe(401)
@@ -155,6 +163,25 @@ describe('example server: sessions', () => {
     expect(server.stats.reuseDetected).toBe(0)
     expect((await me(server, tokens.accessToken)).status).toBe(200)
     expect((await refresh(server, tokens.refreshToken)).status).toBe(200)
+  })
+
+  it.each(['logout', 'a cookie-mode login'])('%s with a made-up refresh token naming a live session ends nothing', async (how) => {
+    const server = await start({ refreshMode: how === 'logout' ? 'body' : 'cookie' })
+    const victim = await login(server)
+    const { accessToken } = (await victim.json()) as Tokens
+    const { sid } = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString()) as { sid: string }
+    const forged = `${sid}.1.${'A'.repeat(43)}`
+    if (how === 'logout') expect((await post(server, '/auth/logout', { refreshToken: forged })).status).toBe(204)
+    else expect((await post(server, '/auth/login', { username: 'grace', password: 'hopper' }, { cookie: `__Host-tokenkeeper-refresh=${forged}` })).status).toBe(200)
+    expect((await me(server, accessToken)).status).toBe(200)
+  })
+
+  it('an access token stops working when its session idles out, not at the next sweep', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const server = await start({ refreshTokenLifetimeSec: 10, accessTokenLifetimeSec: 3600 })
+    const { accessToken } = await tokensOf(await login(server))
+    vi.setSystemTime(Date.now() + 11_000)
+    expect((await me(server, accessToken)).status).toBe(401)
   })
 
   it('logout ends every token of the session, the access tokens it issued before too', async () => {
@@ -246,7 +273,8 @@ describe('example server: bad requests get an HTTP answer', () => {
 
   it.each([
     ['an absolute-form target', 400, 'GET http://evil.example/?q=secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
-    ['a malformed target', 400, 'GET //[::1?q=secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ['a target with a control character', 400, 'GET /a\x01b?q=secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ['a target naming another host as //host/path', 404, 'GET //evil.example/api/config?q=secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
     ['a request line that is not HTTP', 400, 'GET /?q=secret HTTQ/1.1\r\n\r\n'],
     ['a URL of 10 KB', 431, `GET /?q=secret${'a'.repeat(10_000)} HTTP/1.1\r\nHost: x\r\n\r\n`],
     ['a header of 10 KB', 431, `GET /?q=secret HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`],

@@ -35,7 +35,7 @@ tokenkeeper demo
   vanilla app:  ${server.url}/
   React app:    ${server.url}/react/
   users:        ada / lovelace, grace / hopper
-  tokens live ${lifetime} s (TOKEN_LIFETIME), so a silent refresh comes every ${Math.min(60, lifetime / 2)} s or so; open two tabs.
+  tokens live ${lifetime} s (TOKEN_LIFETIME), so a silent refresh comes every ${Math.round(Math.min(60, lifetime / 2))} s or so; open two tabs.
 Ctrl-C to stop.`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -83,6 +83,11 @@ function createThrottle(windowMs) {
       entry.failures++
       entries.set(key, entry)
     },
+    /** Takes back one failure counted ahead (the login it was counted for succeeded). */
+    undo(key, now = Date.now()) {
+      const entry = current(key, now)
+      if (entry && --entry.failures <= 0) entries.delete(key)
+    },
     forget: (key) => entries.delete(key),
     sweep(now = Date.now()) {
       for (const [key, entry] of entries) if (entry.resetAt <= now) entries.delete(key)
@@ -157,13 +162,15 @@ export async function startDemoServer(options = {}) {
     return { accessToken, refreshToken, expiresIn: accessTokenLifetime, refreshMaxAge: Math.ceil((family.expiresAt - now) / 1000) }
   }
 
-  /** The family a refresh token opens, after rotation rules: a used token revokes its family. */
-  function redeem(token) {
+  /**
+   * The live family a refresh token we issued belongs to, and the token's generation. A token we
+   * did not issue names nothing: guessing cannot end someone else's session.
+   */
+  function genuineFamily(token) {
     const [id, generation, given, extra] = typeof token === 'string' && token.length < 200 ? token.split('.') : []
     if (!id || !/^\d{1,9}$/.test(generation ?? '') || !given || extra !== undefined) return undefined
     const expected = mac(id, Number(generation))
     const genuine = Buffer.from(given, 'base64url')
-    // A token we did not issue changes nothing: guessing cannot end someone else's session.
     if (genuine.length !== expected.length || !timingSafeEqual(genuine, expected)) return undefined
     const family = families.get(id)
     if (!family) return undefined
@@ -171,7 +178,14 @@ export async function startDemoServer(options = {}) {
       families.delete(family.id)
       return undefined
     }
-    if (Number(generation) !== family.generation) {
+    return { family, generation: Number(generation) }
+  }
+
+  /** The family a refresh token opens, after rotation rules: a used token revokes its family. */
+  function redeem(token) {
+    const { family, generation } = genuineFamily(token) ?? {}
+    if (!family) return undefined
+    if (generation !== family.generation) {
       stats.reuseDetected++
       revoke(family)
       return undefined
@@ -180,7 +194,7 @@ export async function startDemoServer(options = {}) {
   }
 
   async function verifyAccess(request) {
-    const token = /^Bearer ([\w.-]+)$/.exec(request.headers.authorization ?? '')?.[1]
+    const token = /^Bearer ([\w.-]+)$/i.exec(request.headers.authorization ?? '')?.[1]
     if (!token) return undefined
     try {
       const { payload } = await jwtVerify(token, publicKey, {
@@ -190,7 +204,8 @@ export async function startDemoServer(options = {}) {
         requiredClaims: ['exp', 'iat', 'jti', 'sub', 'sid'],
       })
       // Only tokens of a live family: logout, reuse and the session's end revoke them all.
-      return typeof payload.sid === 'string' && families.has(payload.sid) ? payload : undefined
+      const family = typeof payload.sid === 'string' ? families.get(payload.sid) : undefined
+      return family && family.expiresAt > Date.now() ? payload : undefined
     } catch {
       return undefined
     }
@@ -205,7 +220,7 @@ export async function startDemoServer(options = {}) {
     `${REFRESH_COOKIE}=${value}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=${maxAge}`
 
   async function readJson(request) {
-    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+    if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
       // Also what keeps other sites from posting here: JSON cannot be sent cross-site without a preflight.
       throw new HttpError(415, 'unsupported_media_type', 'send application/json')
     }
@@ -256,15 +271,15 @@ export async function startDemoServer(options = {}) {
       }
       const address = request.socket.remoteAddress ?? 'unknown'
       checkThrottle(username, address)
-      if (!(await checkPassword(username, password))) {
-        throttle.fail(`user:${username}`)
-        throttle.fail(`address:${address}`)
-        throw new HttpError(401, 'invalid_credentials', 'wrong username or password')
-      }
+      // Counted as failed before the hash, so guesses sent at once cannot all slip under the limit.
+      throttle.fail(`user:${username}`)
+      throttle.fail(`address:${address}`)
+      if (!(await checkPassword(username, password))) throw new HttpError(401, 'invalid_credentials', 'wrong username or password')
       throttle.forget(`user:${username}`)
+      throttle.undo(`address:${address}`)
       // The cookie this login replaces names a session the browser can no longer reach: end it.
-      const [replaced] = refreshMode === 'cookie' ? String(cookies(request)[REFRESH_COOKIE]).split('.') : []
-      if (families.has(replaced)) revoke(families.get(replaced))
+      const replaced = refreshMode === 'cookie' ? genuineFamily(cookies(request)[REFRESH_COOKIE])?.family : undefined
+      if (replaced) revoke(replaced)
       return [200, tokenResponse(response, await issue(username))]
     },
     'POST /auth/refresh': async (request, response) => {
@@ -282,10 +297,10 @@ export async function startDemoServer(options = {}) {
       stats.logout++
       const body = await readJson(request)
       const token = refreshMode === 'cookie' ? cookies(request)[REFRESH_COOKIE] : body.refreshToken
-      const [id] = typeof token === 'string' ? token.split('.') : []
       const claims = await verifyAccess(request)
-      // The family of the refresh token, or of the access token: either ends the whole session.
-      for (const family of [families.get(id), claims && families.get(claims.sid)]) if (family) revoke(family)
+      // The family of the refresh token (any generation we issued), or of the access token: either
+      // ends the whole session.
+      for (const family of [genuineFamily(token)?.family, claims && families.get(claims.sid)]) if (family) revoke(family)
       if (refreshMode === 'cookie') response.setHeader('set-cookie', refreshCookie('', 0))
       return [204]
     },
@@ -350,7 +365,7 @@ export async function startDemoServer(options = {}) {
     try {
       // Origin-form only ("/path?query"): an absolute or malformed target is a bad request.
       if (!request.url?.startsWith('/')) throw new Error('not origin-form')
-      url = new URL(request.url, origin)
+      url = new URL(`${origin}${request.url}`) // never another host: "//evil/x" is a path here
     } catch {
       throw new HttpError(400, 'invalid_request', 'the request target must be a path')
     }
