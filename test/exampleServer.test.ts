@@ -223,6 +223,17 @@ describe('example server: sessions', () => {
     expect((await me(server, tokens.accessToken)).status).toBe(401)
   })
 
+  it("a user's live sessions are capped: a login beyond sessionsPerUser ends the user's oldest, nobody else's", async () => {
+    const server = await start({ sessionsPerUser: 3 })
+    const grace = await tokensOf(await login(server, 'grace', 'hopper'))
+    const sessions = []
+    for (let i = 0; i < 4; i++) sessions.push(await tokensOf(await login(server)))
+    const statuses = await Promise.all(sessions.map((session) => me(server, session.accessToken).then((r) => r.status)))
+    expect(statuses).toEqual([401, 200, 200, 200])
+    expect((await me(server, grace.accessToken)).status).toBe(200)
+    expect(server.held().families).toBe(4)
+  })
+
   it('holds one entry per live session: rotations add none, and ended or expired sessions are dropped', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const server = await start({ refreshTokenLifetimeSec: 60 })
@@ -288,9 +299,16 @@ describe('example server: bad requests get an HTTP answer', () => {
     expect(log.mock.calls.flat().join(' ')).not.toContain('secret')
   })
 
+  it('HEAD on an API route answers as GET would, without the body', async () => {
+    const server = await start()
+    const response = await fetch(`${server.url}/api/config`, { method: 'HEAD' })
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('')
+  })
+
   it.each([
     ['PUT', '/auth/login', 'POST'],
-    ['DELETE', '/api/me', 'GET'],
+    ['DELETE', '/api/me', 'GET, HEAD'],
     ['POST', '/', 'GET, HEAD'],
     ['POST', '/dist/index.js', 'GET, HEAD'],
   ])('%s %s is a 405 with Allow: %s', async (method, path, allow) => {

@@ -22,6 +22,8 @@ export interface DemoServerOptions {
   failedLoginWindowSec?: number
   /** A request whose headers or body do not arrive within this long gets 408 (whole seconds). @default 10 */
   requestTimeoutSec?: number
+  /** A user's live sessions; a login beyond it ends the user's oldest. @default 10 */
+  sessionsPerUser?: number
 }
 export interface DemoServer {
   url: string

@@ -33,6 +33,7 @@ const SETTINGS = {
   failedLoginsPerAddress: [20, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   failedLoginWindowSec: [15 * 60, (v) => Number.isInteger(v) && v >= 1 && v <= 86_400, 'whole seconds, 1 to 86400'],
   requestTimeoutSec: [10, (v) => Number.isInteger(v) && v >= 1 && v <= 300, 'whole seconds, 1 to 300'],
+  sessionsPerUser: [10, (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer, 1 to 1000'],
 }
 
 /**
@@ -143,6 +144,12 @@ export async function startDemoServer(options = {}) {
 
   async function issue(sub, existing) {
     const now = Date.now()
+    if (!existing) {
+      // A user's live sessions are capped: a new login ends the oldest beyond the limit (Maps keep
+      // insertion order, and a family keeps its place when it rotates).
+      const live = [...families.values()].filter((family) => family.sub === sub)
+      for (const family of live.slice(0, Math.max(0, live.length - settings.sessionsPerUser + 1))) revoke(family)
+    }
     const family = existing ?? { id: randomBytes(12).toString('base64url'), sub, endsAt: now + sessionLifetimeSec * 1000, generation: 0 }
     family.generation++
     // The refresh token ends with its idle lifetime, or with the session, whichever comes first.
@@ -321,7 +328,7 @@ export async function startDemoServer(options = {}) {
   const allowed = new Map()
   for (const route of Object.keys(api)) {
     const [method, path] = route.split(' ')
-    allowed.set(path, [...(allowed.get(path) ?? []), method])
+    allowed.set(path, [...(allowed.get(path) ?? []), ...(method === 'GET' ? ['GET', 'HEAD'] : [method])])
   }
 
   const staticFiles = {
@@ -371,7 +378,8 @@ export async function startDemoServer(options = {}) {
     }
     const methods = allowed.get(url.pathname)
     if (methods) {
-      const handler = api[`${request.method} ${url.pathname}`]
+      // HEAD is GET without the body, as HTTP says.
+      const handler = api[`${request.method === 'HEAD' ? 'GET' : request.method} ${url.pathname}`]
       if (!handler) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed here`, { allow: methods.join(', ') })
       // A browser always sends Origin on POST: one from another site is refused.
       if (request.method === 'POST' && request.headers.origin && !ownOrigins.has(request.headers.origin)) {
@@ -379,7 +387,7 @@ export async function startDemoServer(options = {}) {
       }
       const [status, body] = await handler(request, response)
       response.writeHead(status, body === undefined ? { 'cache-control': 'no-store' } : { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      response.end(body === undefined ? undefined : JSON.stringify(body))
+      response.end(body === undefined || request.method === 'HEAD' ? undefined : JSON.stringify(body))
       return
     }
     const file = staticFile(url.pathname)
