@@ -84,7 +84,7 @@ export class AuthClient<Claims = JwtPayload> {
     const o = (this.#options = resolveOptions(options))
     this.#machine = createSessionMachine(this.#tabId, () => o.clock.now())
     this.#protocol = o.protocol
-    this.#store = createSessionStore(o, (error) => this.#emit('error', error))
+    this.#store = createSessionStore({ ...o, server: o.protocol.id }, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
     this.#flight = createRefreshFlight(o)
     // Cross-tab only in a browser (in Node a BroadcastChannel would keep the process alive), and

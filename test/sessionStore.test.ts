@@ -1,3 +1,4 @@
+import { http, HttpResponse } from 'msw'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { systemClock } from '../src/clock.js'
 import { AuthError, createAuthClient, memoryStorage, type TokenStorage } from '../src/index.js'
@@ -6,11 +7,12 @@ import { createSessionStore } from '../src/storage/sessionStore.js'
 import { BASE_URL, network, record, serialize, useMockAuthServer } from './helpers.js'
 
 const KEY = 'tokenkeeper.session'
+const SERVER = `${BASE_URL}/auth/refresh`
 const state: SessionState<unknown> = createSessionState('login', { accessToken: 'opaque', refreshToken: 'rt', expiresInSec: 60 }, 1_000)
 const TIMEOUT = 5_000
 
 const open = (storage: TokenStorage, onError: (error: AuthError) => void = () => undefined) =>
-  createSessionStore<unknown>({ storage, storageKey: KEY, clock: systemClock, storageTimeoutMs: TIMEOUT }, onError)
+  createSessionStore<unknown>({ storage, storageKey: KEY, server: SERVER, clock: systemClock, storageTimeoutMs: TIMEOUT }, onError)
 
 const never = () => new Promise<never>(() => {})
 
@@ -189,7 +191,7 @@ describe('createSessionStore: every storage call is bounded by storageTimeoutMs'
     await vi.advanceTimersByTimeAsync(0)
     expect(calls.map((call) => call.operation)).toEqual(['setItem', 'setItem', 'setItem'])
     calls[2]!.answer()
-    expect(JSON.parse(items.get(KEY)!)).toEqual(toRecord(newer))
+    expect(JSON.parse(items.get(KEY)!)).toEqual({ ...toRecord(newer), server: SERVER })
   })
 
   it('a save that timed out and lands with no newer write asked for is left as it is', async () => {
@@ -200,7 +202,7 @@ describe('createSessionStore: every storage call is bounded by storageTimeoutMs'
     calls[0]!.answer()
     await vi.advanceTimersByTimeAsync(TIMEOUT)
     expect(calls).toHaveLength(1)
-    expect(JSON.parse(items.get(KEY)!)).toEqual(toRecord(state))
+    expect(JSON.parse(items.get(KEY)!)).toEqual({ ...toRecord(state), server: SERVER })
   })
 
   it('a getItem answer that comes after the timeout is ignored: its record is neither used nor removed, and nothing more is reported', async () => {
@@ -287,5 +289,38 @@ describe('destroy() and a storage call still out', () => {
     await auth.ready
     auth.destroy()
     await expect(auth.logout()).resolves.toEqual({ revoked: false })
+  })
+})
+
+describe('two clients for different servers that share a storage and its key', () => {
+  const { server, mock } = useMockAuthServer()
+
+  it("the second neither restores the first's session nor sends its refresh token anywhere, and leaves its record alone", async () => {
+    const shared = memoryStorage()
+    const first = createAuthClient({ baseUrl: BASE_URL, storage: shared, crossTab: false })
+    await first.login({ username: 'ada', password: 'lovelace' })
+    const stored = shared.getItem(KEY)
+    const seen: string[] = []
+    server.use(http.post('https://other.example.com/auth/refresh', async ({ request }) => (seen.push(await request.text()), HttpResponse.json({}, { status: 401 }))))
+    const second = createAuthClient({ baseUrl: 'https://other.example.com', storage: shared, crossTab: false, minTokenValidityMs: 10 ** 9 })
+    expect(await second.ready).toBeNull()
+    expect(await second.getAccessToken()).toBeNull()
+    expect(seen).toEqual([])
+    expect(shared.getItem(KEY)).toBe(stored)
+    expect(mock().counts.refresh).toBe(0)
+    first.destroy()
+    second.destroy()
+  })
+
+  it('a record written before records named their server (0.1) is still restored', async () => {
+    const shared = memoryStorage()
+    const first = createAuthClient({ baseUrl: BASE_URL, storage: shared, crossTab: false })
+    const session = await first.login({ username: 'ada', password: 'lovelace' })
+    first.destroy()
+    const { server: _, ...old } = JSON.parse(shared.getItem(KEY) as string) as Record<string, unknown>
+    shared.setItem(KEY, JSON.stringify(old))
+    const again = createAuthClient({ baseUrl: BASE_URL, storage: shared, crossTab: false })
+    expect((await again.ready)?.accessToken).toBe(session.accessToken)
+    again.destroy()
   })
 })

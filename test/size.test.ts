@@ -29,7 +29,7 @@ export async function minGzipSize(source: string): Promise<number> {
 // just above today's figures, stop growth meanwhile.
 const budgets = [
   ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 9_984],
-  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_496],
+  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_560],
   ['tokenkeeper/ky', "export * from './dist/ky.js'", 1024],
   ['tokenkeeper/react', "export * from './dist/react.js'", 512],
 ] as const

@@ -18,6 +18,12 @@ export interface SessionStore<Claims> {
 export interface SessionStoreConfig {
   storage: TokenStorage
   storageKey: string
+  /**
+   * The server the session belongs to (the protocol's id), written with the record: a record of
+   * another server under the same key (two clients sharing a storage and key) is left alone, so
+   * its refresh token never goes to this client's server.
+   */
+  server: string
   clock: Clock
   storageTimeoutMs: number
 }
@@ -30,7 +36,7 @@ interface Write {
 }
 
 export function createSessionStore<Claims>(
-  { storage, storageKey: key, clock, storageTimeoutMs }: SessionStoreConfig,
+  { storage, storageKey: key, server, clock, storageTimeoutMs }: SessionStoreConfig,
   onError: (error: AuthError) => void,
 ): SessionStore<Claims> {
   // Writes run one after another, so a slow async save can never land after a later clear.
@@ -113,14 +119,18 @@ export function createSessionStore<Claims>(
       if (raw === null || raw === undefined) return undefined
       let state: SessionState<Claims> | undefined
       try {
-        state = fromRecord<Claims>(typeof raw === 'string' ? JSON.parse(raw) : undefined)
+        const record: unknown = typeof raw === 'string' ? JSON.parse(raw) : undefined
+        const owner = (record as { server?: unknown } | null)?.server
+        // Another server's session: not ours to use, nor to remove. (Records from 0.1 have no owner.)
+        if (owner !== undefined && owner !== server) return undefined
+        state = fromRecord<Claims>(record)
       } catch {
         state = undefined
       }
       if (!state) await write('removeItem', () => storage.removeItem(key))
       return state
     },
-    save: (state) => write('setItem', () => storage.setItem(key, JSON.stringify(toRecord(state)))),
+    save: (state) => write('setItem', () => storage.setItem(key, JSON.stringify({ ...toRecord(state), server }))),
     clear: () => write('removeItem', () => storage.removeItem(key)),
     close() {
       closed = true
