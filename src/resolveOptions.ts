@@ -127,7 +127,8 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
       if (typeof value !== 'string' || value === '') throw bad(name, DEV ? 'a path or a URL' : '', value)
       return secureUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), insecure, baseUrl).href
     },
-    post: (operation, url, body, headers) => postToAuthServer(resolved, operation, url, body, headers),
+    // Checked at every call too: a protocol of the app's own may post to a URL it made up.
+    post: async (operation, url, body, headers) => postToAuthServer(resolved, operation, secureUrl(operation, url, insecure).href, body, headers),
   }
   // A revocation makes at most two requests (oauth2: the refresh token, then the access token).
   const calls = (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server)

