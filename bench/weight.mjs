@@ -1,12 +1,28 @@
-// Where the core's bytes are: each source file's share of the minified bundle (esbuild's metafile),
-// largest first, with the bundle's min+gzip total. For deciding what a size change should target:
-//   node bench/weight.mjs
+// Where the core's bytes are: each source file's share of the minified production bundle of
+// createAuthClient (esbuild's metafile; src/dev.ts replaced by DEV = false, as the published
+// production build does), largest first, with the bundle's min+gzip total. For deciding what a
+// size change should target:
+//   node bench/weight.mjs                      createAuthClient alone
+//   node bench/weight.mjs "export * from './src/index.ts'"   any module text, resolved from the repo
 import { build } from 'esbuild'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 
-const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url))
-const result = await build({ entryPoints: [entry], bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, metafile: true, logLevel: 'silent' })
+const root = fileURLToPath(new URL('..', import.meta.url))
+const source = process.argv[2] ?? "export { createAuthClient } from './src/index.ts'"
+const production = { name: 'production', setup: (b) => b.onLoad({ filter: /[\\/]src[\\/]dev\.ts$/ }, () => ({ contents: 'export const DEV = false', loader: 'ts' })) }
+const result = await build({
+  stdin: { contents: source, resolveDir: root, loader: 'ts' },
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  platform: 'browser',
+  write: false,
+  metafile: true,
+  external: ['ky', 'react', 'msw'],
+  logLevel: 'silent',
+  plugins: [production],
+})
 const bundle = result.outputFiles[0].contents
 const inputs = Object.entries(Object.values(result.metafile.outputs)[0].inputs)
   .map(([file, { bytesInOutput }]) => [file, bytesInOutput])
