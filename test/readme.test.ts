@@ -9,15 +9,23 @@ import { useMockAuthServer } from './helpers.js'
 const { mock, server } = useMockAuthServer()
 const here = dirname(fileURLToPath(import.meta.url))
 
+/**
+ * The first ts code block after `heading` in the README, as pasted into test/generated/`name`
+ * against the built package (with `tail` appended); returns the file's path.
+ */
+function pasted(heading: string, name: string, tail = ''): { code: string; file: string } {
+  const readme = readFileSync(join(here, '../README.md'), 'utf8')
+  const code = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf(heading)))?.[1] ?? ''
+  mkdirSync(join(here, 'generated'), { recursive: true })
+  const file = join(here, 'generated', name)
+  writeFileSync(file, `${code.replace("from 'tokenkeeper'", `from '${join(here, '../dist/index.js')}'`)}${tail}`)
+  return { code, file }
+}
+
 describe('README', () => {
   it('the quick start works when pasted, against the built package', async () => {
-    const readme = readFileSync(join(here, '../README.md'), 'utf8')
-    const section = readme.slice(readme.indexOf('## Quick start'))
-    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    const { code, file } = pasted('## Quick start', 'quickstart.ts')
     expect(code).toContain("from 'tokenkeeper'")
-    mkdirSync(join(here, 'generated'), { recursive: true })
-    const file = join(here, 'generated/quickstart.ts')
-    writeFileSync(file, code!.replace("from 'tokenkeeper'", `from '${join(here, '../dist/index.js')}'`))
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined)
     await import(/* @vite-ignore */ file)
     expect(log).toHaveBeenCalledWith({ sub: 'ada' })
@@ -25,13 +33,8 @@ describe('README', () => {
   })
 
   it('the protocol of your own logs in, refreshes and reports a refused login, against a server with its own field names', async () => {
-    const readme = readFileSync(join(here, '../README.md'), 'utf8')
-    const section = readme.slice(readme.indexOf('A server with its own field names:'))
-    const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    const { code, file } = pasted('A server with its own field names:', 'legacyProtocol.ts', '\nexport { auth }\n')
     expect(code).toContain('const legacy: Protocol')
-    mkdirSync(join(here, 'generated'), { recursive: true })
-    const file = join(here, 'generated/legacyProtocol.ts')
-    writeFileSync(file, `${code!.replace("from 'tokenkeeper'", `from '${join(here, '../dist/index.js')}'`)}\nexport { auth }\n`)
     const bodies: unknown[] = []
     const jwt = (sub: string, lifetimeSec: number) => mock().issueAccessToken(sub, lifetimeSec)
     server.use(

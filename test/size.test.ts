@@ -1,27 +1,13 @@
 // @vitest-environment node
-import { build } from 'esbuild'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { minGzip } from '../bench/size.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const peers = ['ky', 'react', 'react-dom', 'msw']
 
-/** min+gzip of a module (its source) with every dependency it pulls in, peers excluded. */
-export async function minGzipSize(source: string): Promise<number> {
-  const result = await build({
-    stdin: { contents: source, resolveDir: root, loader: 'js' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    write: false,
-    external: peers,
-    logLevel: 'silent',
-  })
-  return gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length
-}
+/** min+gzip of a module's source with every dependency it pulls in, peers excluded: the bench's measure. */
+const minGzipSize = (source: string): Promise<number> => minGzip(source, root)
 
 // The production build (dist/, the `default` export condition) is what apps ship; the development
 // build (dist/dev/) keeps the developer messages and is only reported. The core's target is 6 KB

@@ -28,6 +28,12 @@ describeInEngines('the demo, end to end,', (engine) => {
     await page.goto(`${server.url}${path}`)
     await waitUntil(page, () => document.querySelector('body[data-ready="true"], #root h1') !== null)
   }
+  /** Types ada's password into the demo's form (the username is filled in) and waits for the session panel. */
+  const logInThroughForm = async (page: Page) => {
+    await page.fill('input[name="password"]', 'lovelace')
+    await page.click('#login-form button[type="submit"]')
+    await waitForVisible(page, '#session-panel')
+  }
   const refreshes = (page: Page) => countOf(page, '#event-log li[data-type="refresh"]')
 
   it('logs in through the form, calls the API across two silent refreshes, and logs out in every tab', async () => {
@@ -36,9 +42,7 @@ describeInEngines('the demo, end to end,', (engine) => {
     await open(first)
     expect(await isVisible(first, '#login-panel')).toBe(true)
 
-    await first.fill('input[name="password"]', 'lovelace')
-    await first.click('#login-form button[type="submit"]')
-    await waitForVisible(first, '#session-panel')
+    await logInThroughForm(first)
     expect(await textOf(first, '#user-name')).toBe('Ada Lovelace')
 
     const statuses: string[] = []
@@ -80,16 +84,12 @@ describeInEngines('the demo, end to end,', (engine) => {
     const context = await browser.newContext()
     const first = await context.newPage()
     await open(first)
-    await first.fill('input[name="password"]', 'lovelace')
-    await first.click('#login-form button[type="submit"]')
-    await waitForVisible(first, '#session-panel')
+    await logInThroughForm(first)
     await first.click('#logout')
     await waitForVisible(first, '#login-panel')
     const second = await context.newPage()
     await open(second)
-    await second.fill('input[name="password"]', 'lovelace')
-    await second.click('#login-form button[type="submit"]')
-    await waitForVisible(second, '#session-panel')
+    await logInThroughForm(second)
     await waitForVisible(first, '#session-panel', 2_000)
     // 4-second tokens: past two silent refreshes.
     await expect.poll(() => refreshes(second), { timeout: 10_000 }).toBeGreaterThanOrEqual(2)
@@ -103,9 +103,7 @@ describeInEngines('the demo, end to end,', (engine) => {
     const context = await browser.newContext()
     const page = await context.newPage()
     await open(page)
-    await page.fill('input[name="password"]', 'lovelace')
-    await page.click('#login-form button[type="submit"]')
-    await waitForVisible(page, '#session-panel')
+    await logInThroughForm(page)
     const cookies = await context.cookies()
     expect(cookies).toEqual([expect.objectContaining({ name: '__Host-tokenkeeper-refresh', httpOnly: true, secure: true, sameSite: 'Strict' })])
     expect(await page.evaluate(() => document.cookie)).toBe('')

@@ -64,13 +64,14 @@ export async function waitUntil<A>(page: TestPage, fn: (arg: A) => unknown, arg?
   }
 }
 
+/** Runs in the page: whether an element matching `selector` is there and rendered visible. */
+const visible = (selector: string): boolean => document.querySelector(selector)?.checkVisibility() ?? false
+
 /** Whether an element matching `selector` is on the page and rendered visible. */
-export const isVisible = (page: TestPage, selector: string): Promise<boolean> =>
-  page.evaluate((s) => document.querySelector(s)?.checkVisibility() ?? false, selector)
+export const isVisible = (page: TestPage, selector: string): Promise<boolean> => page.evaluate(visible, selector)
 
 /** Waits until an element matching `selector` is visible. */
-export const waitForVisible = (page: TestPage, selector: string, timeout?: number): Promise<void> =>
-  waitUntil(page, (s) => document.querySelector(s)?.checkVisibility() ?? false, selector, timeout)
+export const waitForVisible = (page: TestPage, selector: string, timeout?: number): Promise<void> => waitUntil(page, visible, selector, timeout)
 
 /** The text of the first element matching `selector`, or null when there is none. */
 export const textOf = (page: TestPage, selector: string): Promise<string | null> =>
