@@ -46,8 +46,10 @@ const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-e
  */
 export class AuthClient<Claims = JwtPayload> {
   /**
-   * Settles once the session stored earlier is restored (and refreshed, if it had expired).
-   * Never rejects: storage failures become `error` events.
+   * Settles once the session stored earlier is restored (and refreshed, if it had expired), or,
+   * when the page is the redirect back from an identity provider (`tokenkeeper/oidc`), once that
+   * login completed. Never rejects: storage failures and a refused or bad callback become `error`
+   * events.
    */
   readonly ready: Promise<Session<Claims> | null>
 
@@ -64,7 +66,7 @@ export class AuthClient<Claims = JwtPayload> {
   readonly fetch: typeof globalThis.fetch
 
   readonly #options: ResolvedOptions
-  readonly #protocol: ProtocolCalls
+  readonly #protocol: Required<ProtocolCalls>
   readonly #store: SessionStore<Claims>
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
@@ -137,7 +139,11 @@ export class AuthClient<Claims = JwtPayload> {
       arrive: (state) => this.#perform(this.#machine.arrive(state, 'sync')),
       destroyed: () => this.#destroyed,
     }
-    this.ready = restoreSession(this.#context).finally(() => this.#machine.started())
+    // A login by redirect completes before the stored session is read: it is the newer one.
+    const resumed = this.#protocol.resume()
+    this.ready = restoreSession(this.#context, resumed && this.#signIn(resumed).catch((error) => this.#emit('error', error))).finally(() =>
+      this.#machine.started(),
+    )
   }
 
   /**
@@ -183,13 +189,18 @@ export class AuthClient<Claims = JwtPayload> {
    *   `timeout`, `server`, `invalid_argument`, `aborted` (a newer `login()` or `logout()` was
    *   called meanwhile, or a listener logged out at once; the new session is revoked).
    */
-  async login(credentials: Credentials): Promise<Session<Claims>> {
+  async login(credentials: Credentials = {}): Promise<Session<Claims>> {
     if (this.#destroyed) throw this.#gone('login')
     if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
       throw new AuthError('invalid_argument', DEV ? 'login: credentials must be an object' : '')
     }
+    return this.#signIn(this.#protocol.login(credentials))
+  }
+
+  /** Makes a login of the tokens on their way, unless a newer `login()` or `logout()` came meanwhile. */
+  async #signIn(arriving: Promise<TokenResponse>): Promise<Session<Claims>> {
     const intent = ++this.#intents
-    const tokens = await this.#protocol.login(credentials)
+    const tokens = await arriving
     let state: SessionState<Claims>
     try {
       state = this.#toState('login', tokens)
@@ -226,7 +237,9 @@ export class AuthClient<Claims = JwtPayload> {
     // With the refresh token in an HttpOnly cookie, the server may hold a session this page has not
     // loaded yet (a resume on its way): only the server can end that one.
     if (!state && !this.#options.refreshTokenInCookie) return { revoked: false }
-    return { revoked: await this.#protocol.revoke(state?.session.accessToken, state?.refreshToken) }
+    const revoked = await this.#protocol.revoke(state?.session.accessToken, state?.refreshToken)
+    this.#protocol.afterLogout(state?.idToken)
+    return { revoked }
   }
 
   /**

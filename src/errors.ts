@@ -15,6 +15,10 @@ import { DEV } from './dev.js'
  * - `no_session`: the operation needs a session and there is none (logged out, or logout won a race).
  * - `aborted`: `logout()` was called while `login()` was still waiting for the server.
  * - `destroyed`: the client was destroyed with `destroy()`.
+ * - `login_refused`: the identity provider sent the user back with an error (`access_denied`:
+ *   the user cancelled or was not allowed; `login_required`, `consent_required`...).
+ * - `invalid_callback`: a redirect back from the identity provider that no login of this page
+ *   started (no `state`, an unknown, expired or already used one) or from another issuer (`iss`).
  *
  * @example
  * ```ts
@@ -36,6 +40,8 @@ export type AuthErrorCode =
   | 'no_session'
   | 'aborted'
   | 'destroyed'
+  | 'login_refused'
+  | 'invalid_callback'
 
 /**
  * What an {@link AuthError} carries besides its code and message.

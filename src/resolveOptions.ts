@@ -15,7 +15,7 @@ export type ResolvedOptions = Required<
 > & {
   /** `baseUrl` as a prefix, ending in `/`. */
   baseUrl: string
-  protocol: ProtocolCalls
+  protocol: Required<ProtocolCalls>
   allowedOrigins: ReadonlySet<string>
   fetch: typeof globalThis.fetch
   locks: LockManager | undefined
@@ -122,13 +122,16 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     fetch: merged.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     locks: merged.locks ?? undefined,
   }
+  // Checked at every call too: a protocol of the app's own may post to a URL it made up.
+  const send = async (operation: string, url: string, body?: string | URLSearchParams, headers?: Record<string, string>) =>
+    postToAuthServer(resolved, operation, secureUrl(operation, url, insecure).href, body, headers)
   const server: AuthServer = {
     url(name, value) {
       if (typeof value !== 'string' || value === '') throw bad(name, DEV ? 'a path or a URL' : '', value)
       return secureUrl(name, /^[a-z][a-z\d+.-]*:/i.test(value) ? value : value.replace(/^\/+/, ''), insecure, baseUrl).href
     },
-    // Checked at every call too: a protocol of the app's own may post to a URL it made up.
-    post: async (operation, url, body, headers) => postToAuthServer(resolved, operation, secureUrl(operation, url, insecure).href, body, headers),
+    post: send,
+    get: send,
   }
   // A revocation makes at most two requests (oauth2: the refresh token, then the access token).
   const calls = (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server)

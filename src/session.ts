@@ -16,11 +16,13 @@ export interface Session<Claims = JwtPayload> {
   readonly accessToken: string
   /** When the access token expires, in ms since the epoch on the local clock. */
   readonly expiresAt: number
-  /** The decoded JWT payload, or `{}` for an opaque token. Not verified: display only. */
+  /**
+   * The access token's decoded JWT payload; for an opaque access token, the ID token's (OpenID
+   * Connect), else `{}`. Not verified by signature: display only.
+   */
   readonly claims: Claims
 }
 
-/** What a protocol gets back from a successful login or refresh. */
 /** What a protocol's login or refresh gives the client: the tokens as the server issued them.  *
  * @example
  * ```ts
@@ -34,12 +36,15 @@ export interface TokenResponse {
   refreshToken: string | undefined
   /** `expires_in` in seconds, when the server sent it; else the access token's `exp` decides. */
   expiresInSec: number | undefined
+  /** An OpenID Connect ID token, checked by the protocol: kept with the session, and its claims shown when the access token is opaque. */
+  idToken?: string
 }
 
 /** The client's private state for one session: the public part plus what only the client holds. */
 export interface SessionState<Claims> {
   readonly session: Session<Claims>
   readonly refreshToken: string | undefined
+  readonly idToken?: string
   /** When the tokens arrived, local clock: with `expiresAt` it gives the token's lifetime. */
   readonly receivedAt: number
   /** The session's identity: made by a login, kept by every refresh, named by the logout that ends it. */
@@ -59,6 +64,7 @@ export interface SessionRecord {
   v: 1
   accessToken: string
   refreshToken?: string
+  idToken?: string
   expiresAt: number
   receivedAt: number
   sid?: string
@@ -79,9 +85,9 @@ export const randomId = (): string => Math.random().toString(36).slice(2) + Date
 const MIN_LIFETIME_MS = 1_000
 const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
 
-function decodeClaims(accessToken: string): Record<string, unknown> | undefined {
+function decodeClaims(token: string | undefined): Record<string, unknown> | undefined {
   try {
-    const claims = jwtDecode<unknown>(accessToken)
+    const claims = jwtDecode<unknown>(token!)
     return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
       ? (claims as Record<string, unknown>)
       : undefined
@@ -89,6 +95,10 @@ function decodeClaims(accessToken: string): Record<string, unknown> | undefined 
     return undefined
   }
 }
+
+/** What a session shows: the access token's claims, or for an opaque one the ID token's. */
+const sessionClaims = <Claims>(claims: Record<string, unknown> | undefined, idToken: string | undefined): Claims =>
+  (claims ?? decodeClaims(idToken) ?? {}) as Claims
 
 const numeric = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) ? value : undefined
@@ -116,34 +126,30 @@ function lifetimeMs(
 }
 
 /**
- * Builds the session state from the tokens `operation` got at `now`.
- * @throws {AuthError} `invalid_response` when nothing says when the token expires, or it already has.
+ * Builds the session state from the tokens `operation` got at `now`: a new session, read like a
+ * record, so what a protocol of the app's own gives is checked as storage is.
+ * @throws {AuthError} `invalid_response` without an access token, with a bad refresh or ID token,
+ *   or when nothing says when the token expires, it already has, or its lifetime is out of range.
  */
 export function createSessionState<Claims>(operation: string, tokens: TokenResponse, now: number): SessionState<Claims> {
-  // What a protocol of the app's own gives is checked like what a server answers.
-  if (!nonEmptyString(tokens?.accessToken) || !(tokens.refreshToken === undefined || nonEmptyString(tokens.refreshToken))) {
-    throw new AuthError('invalid_response', DEV ? `${operation}: the protocol gave no access token, or a bad refresh token` : '')
+  const { accessToken, refreshToken, idToken, expiresInSec } = tokens ?? {}
+  // The ID token never tells when the access token expires: only the access token's own claims do.
+  const lifetime = lifetimeMs(expiresInSec, decodeClaims(accessToken) ?? {}, now)
+  const state = fromRecord<Claims>({ v: 1, accessToken, refreshToken, idToken, expiresAt: now + lifetime!, receivedAt: now })
+  if (!state) {
+    throw new AuthError('invalid_response', DEV ? `${operation}: no usable tokens (an access token, any refresh or ID token non-empty, and a lifetime of 1 s to 10 years)` : '')
   }
-  const claims = decodeClaims(tokens.accessToken) ?? {}
-  const lifetime = lifetimeMs(tokens.expiresInSec, claims, now)
-  if (lifetime === undefined || !(lifetime > 0)) throw new AuthError('invalid_response', DEV ? `${operation}: the token has no expiry, or has expired` : '')
-  if (!(lifetime >= MIN_LIFETIME_MS && lifetime <= MAX_LIFETIME_MS)) throw new AuthError('invalid_response', DEV ? `${operation}: the token's lifetime is out of range` : '')
-  return {
-    session: { accessToken: tokens.accessToken, expiresAt: now + lifetime, claims: claims as Claims },
-    refreshToken: tokens.refreshToken,
-    receivedAt: now,
-    sid: randomId(),
-    rotation: 0,
-    gen: 0,
-    tab: '',
-    born: 0,
-  }
+  return state
 }
 
+/** The record of a state, with no key for a token it does not have. */
 export function toRecord(state: SessionState<unknown>): SessionRecord {
-  const record: SessionRecord = {
+  const { refreshToken, idToken } = state
+  return {
     v: 1,
     accessToken: state.session.accessToken,
+    ...(refreshToken && { refreshToken }),
+    ...(idToken && { idToken }),
     expiresAt: state.session.expiresAt,
     receivedAt: state.receivedAt,
     sid: state.sid,
@@ -152,8 +158,6 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     tab: state.tab,
     born: state.born,
   }
-  if (state.refreshToken !== undefined) record.refreshToken = state.refreshToken
-  return record
 }
 
 const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
@@ -173,7 +177,8 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
   if (
     record.v !== 1 ||
     !nonEmptyString(record.accessToken) ||
-    !(record.refreshToken === undefined || nonEmptyString(record.refreshToken)) ||
+    !optional(record.refreshToken, nonEmptyString) ||
+    !optional(record.idToken, nonEmptyString) ||
     expiresAt === undefined ||
     receivedAt === undefined ||
     !(expiresAt - receivedAt >= MIN_LIFETIME_MS && expiresAt - receivedAt <= MAX_LIFETIME_MS) ||
@@ -189,9 +194,10 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     session: {
       accessToken: record.accessToken,
       expiresAt,
-      claims: (decodeClaims(record.accessToken) ?? {}) as Claims,
+      claims: sessionClaims(decodeClaims(record.accessToken), record.idToken as string | undefined),
     },
-    refreshToken: record.refreshToken,
+    refreshToken: record.refreshToken as string | undefined,
+    idToken: record.idToken as string | undefined,
     receivedAt,
     // A record from before session ids is a session of its own.
     sid: (record.sid as string | undefined) ?? randomId(),

@@ -73,7 +73,7 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   if (stale()) return successor(deps, from)
   let tokens: TokenResponse
   try {
-    tokens = await protocol.refresh(from.refreshToken)
+    tokens = await protocol.refresh(from.refreshToken, from.idToken)
   } catch (error) {
     if (moved()) return successor(deps, from)
     if (isAuthError(error) && error.code === 'session_expired') {

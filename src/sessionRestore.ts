@@ -6,15 +6,16 @@ import { renewSession, type SessionContext } from './sessionRefresh.js'
 import { DEV } from './dev.js'
 
 /**
- * What `ready` settles to: the session kept in storage (renewed first if it expired while the app
+ * What `ready` settles to: the session a login by redirect brought (`login`, which never rejects), else the session kept in storage (renewed first if it expired while the app
  * was closed), else one another tab holds, else, with the refresh token in an HttpOnly cookie, one
  * the server resumes. Whatever arrives meanwhile (a login, a logout, another tab's session) is
  * newer than storage and wins.
  */
-export async function restoreSession<Claims>(context: SessionContext<Claims>): Promise<Session<Claims> | null> {
+export async function restoreSession<Claims>(context: SessionContext<Claims>, login?: Promise<unknown>): Promise<Session<Claims> | null> {
   const { machine, store, sync } = context
   const current = (): Session<Claims> | null => machine.state()?.session ?? null
   const version = machine.version()
+  if (login) await login
   let state = await store.load()
   if (state && !isGen(state.gen, machine.clock(), context.options.clock.now())) {
     context.emit('error', new AuthError('storage', DEV ? 'storage: the stored session is out of range; it was removed' : ''))

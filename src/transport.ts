@@ -34,7 +34,7 @@ export function parseRetryAfter(value: string | null, now: number): number | und
 }
 
 /**
- * POSTs to an auth endpoint with a timeout. Rejects with `network` or `timeout`; any HTTP answer
+ * POSTs to an auth endpoint (GETs, with no body) with a timeout. Rejects with `network` or `timeout`; any HTTP answer
  * resolves, for the protocol to judge. `operation` names the call in error messages.
  */
 export async function postToAuthServer(
@@ -42,9 +42,10 @@ export async function postToAuthServer(
   operation: string,
   url: string,
   body: string | URLSearchParams | undefined,
-  headers: Record<string, string>,
+  headers?: Record<string, string>,
 ): Promise<ServerAnswer> {
   const controller = new AbortController()
+  const method = body === undefined ? 'GET' : 'POST'
   let timer: TimerHandle
   let response: Response
   let text: string
@@ -52,7 +53,7 @@ export async function postToAuthServer(
     ;[response, text] = await Promise.race([
       config
         .fetch(url, {
-          method: 'POST',
+          method,
           headers: { accept: 'application/json', ...headers },
           body,
           credentials: config.credentials,
@@ -70,8 +71,8 @@ export async function postToAuthServer(
     ])
   } catch (cause) {
     throw controller.signal.aborted
-      ? new AuthError('timeout', DEV ? `${operation}: POST ${url.split('?')[0]} timed out` : '', { cause })
-      : new AuthError('network', DEV ? `${operation}: POST ${url.split('?')[0]} failed` : '', { cause })
+      ? new AuthError('timeout', DEV ? `${operation}: ${method} ${url.split('?')[0]} timed out` : '', { cause })
+      : new AuthError('network', DEV ? `${operation}: ${method} ${url.split('?')[0]} failed` : '', { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }

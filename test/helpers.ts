@@ -9,11 +9,14 @@ import { postToAuthServer } from '../src/transport.js'
 export const BASE_URL = 'https://api.example.com'
 
 /** What a protocol gets from the client, for testing a protocol alone: paths join BASE_URL, posts go through fetch. */
-export const testAuthServer = (requestTimeoutMs = 1_000): AuthServer => ({
-  url: (_, value) => new URL(value as string, BASE_URL).href,
-  post: (operation, url, body, headers) =>
-    postToAuthServer({ fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs, credentials: 'same-origin' }, operation, url, body, headers),
-})
+export const testAuthServer = (requestTimeoutMs = 1_000): AuthServer => {
+  const config = { fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), clock: systemClock, requestTimeoutMs, credentials: 'same-origin' as const }
+  return {
+    url: (_, value) => new URL(value as string, BASE_URL).href,
+    post: (operation, url, body, headers) => postToAuthServer(config, operation, url, body, headers),
+    get: (operation, url) => postToAuthServer(config, operation, url, undefined, {}),
+  }
+}
 
 /**
  * One mock auth server per test file, through MSW: unhandled requests fail the test, and each

@@ -34,8 +34,13 @@ export interface AuthServer {
    * POSTs and parses a JSON answer. Any HTTP answer resolves, for the protocol to judge (see
    * `judgeTokenAnswer`); rejects with `network` or `timeout`. `operation` names the call in errors.
    */
-  post(operation: 'login' | 'refresh' | 'logout', url: string, body: string | URLSearchParams, headers: Record<string, string>): Promise<ServerAnswer>
+  post(operation: Operation, url: string, body: string | URLSearchParams, headers: Record<string, string>): Promise<ServerAnswer>
+  /** GETs a JSON document (such as OpenID discovery), as `post` does, with no body. */
+  get(operation: Operation, url: string): Promise<ServerAnswer>
 }
+
+/** What a request to the auth server is for, as its error messages name it. */
+export type Operation = 'login' | 'refresh' | 'logout' | 'discovery'
 
 /** A protocol bound to one client's server: the three calls the client makes.  *
  * @example
@@ -50,10 +55,28 @@ export interface ProtocolCalls {
   refreshesWithoutToken: boolean
   /** Rejects with `invalid_credentials` when the server refuses the login, `invalid_argument` for credentials it cannot send. */
   login(credentials: Credentials): Promise<TokenResponse>
-  /** Rejects with `session_expired` when the refresh is refused for good, else with a transient `AuthError`. */
-  refresh(refreshToken: string | undefined): Promise<TokenResponse>
+  /**
+   * Rejects with `session_expired` when the refresh is refused for good, else with a transient
+   * `AuthError`. `idToken` is the session's ID token, if it has one: give it back when the server
+   * sends no new one (OpenID Connect).
+   */
+  refresh(refreshToken: string | undefined, idToken?: string): Promise<TokenResponse>
   /** Resolves to whether the server confirmed the revocation; never rejects. */
   revoke(accessToken: string | undefined, refreshToken: string | undefined): Promise<boolean>
+  /**
+   * Completes a login that left the page, such as a redirect back from an OpenID provider. Called
+   * once, synchronously, as the client is created: it must take what it needs from the URL and
+   * storage before its first `await` (so a second client, or a second run, finds nothing), and
+   * return `undefined` when there is nothing to complete. The tokens become a login, as
+   * `login()`'s do; a rejection becomes an `error` event.
+   */
+  resume?(): Promise<TokenResponse> | undefined
+  /**
+   * Called after `logout()` in this tab ended the session and its revocation settled (not for
+   * another tab's logout, nor for a session that another replaced): for example RP-initiated
+   * logout at an OpenID provider, which leaves the page. Must not throw.
+   */
+  afterLogout?(idToken: string | undefined): void
 }
 
 /**
