@@ -109,7 +109,7 @@ export class AuthClient<Claims = JwtPayload> {
               refresh: () => {
                 const held = this.#flight.held()
                 if (held && !this.#flight.current()) return Promise.reject(held)
-                return this.#state ? this.#renew(this.#state.sid) : Promise.reject(this.#gone('refresh'))
+                return this.#state ? renewSession(this.#context, this.#state.sid) : Promise.reject(noSessionError(this.#destroyed, 'refresh'))
               },
             },
             {
@@ -121,7 +121,7 @@ export class AuthClient<Claims = JwtPayload> {
         : undefined
     this.fetch = createAuthFetch(
       o,
-      () => (this.#state && this.#usable(this.#state) ? this.#state.session.accessToken : undefined),
+      () => (this.#state && isUsable(this.#state, o) ? this.#state.session.accessToken : undefined),
       () => this.getAccessToken(),
       (rejected) => tokenAfterUnauthorized(this.#context, rejected),
     )
@@ -190,7 +190,7 @@ export class AuthClient<Claims = JwtPayload> {
    *   called meanwhile, or a listener logged out at once; the new session is revoked).
    */
   async login(credentials: Credentials = {}): Promise<Session<Claims>> {
-    if (this.#destroyed) throw this.#gone('login')
+    if (this.#destroyed) throw noSessionError(true, 'login')
     if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
       throw new AuthError('invalid_argument', DEV ? 'login: credentials must be an object' : '')
     }
@@ -203,14 +203,14 @@ export class AuthClient<Claims = JwtPayload> {
     const tokens = await arriving
     let state: SessionState<Claims>
     try {
-      state = this.#toState('login', tokens)
+      state = createSessionState<Claims>('login', tokens, this.#options.clock.now())
     } catch (error) {
       void this.#protocol.revoke(tokens?.accessToken, tokens?.refreshToken)
       throw error
     }
     if (this.#destroyed || intent !== this.#intents) {
       void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
-      throw this.#destroyed ? this.#gone('login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
+      throw this.#destroyed ? noSessionError(true, 'login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
     }
     const made = this.#transition(state, { kind: 'login' })
     // A listener may have logged out already: never hand out a session that is over.
@@ -255,8 +255,8 @@ export class AuthClient<Claims = JwtPayload> {
    *   transient `network`, `timeout`, `server`, `invalid_response` after the retries a caller waits for.
    */
   async refresh(): Promise<Session<Claims>> {
-    if (this.#destroyed || !this.#state) throw this.#gone('refresh')
-    return (await this.#renew(this.#state.sid)).session
+    if (this.#destroyed || !this.#state) throw noSessionError(this.#destroyed, 'refresh')
+    return (await renewSession(this.#context, this.#state.sid)).session
   }
 
   /**
@@ -277,9 +277,9 @@ export class AuthClient<Claims = JwtPayload> {
     await this.ready
     const state = this.#state
     if (!state || (sid !== undefined && state.sid !== sid)) return null
-    if (this.#usable(state)) return state.session.accessToken
+    if (isUsable(state, this.#options)) return state.session.accessToken
     try {
-      return (await this.#renew(state.sid)).session.accessToken
+      return (await renewSession(this.#context, state.sid)).session.accessToken
     } catch (error) {
       // Logged out (or destroyed) while waiting: that is "no token", not a failure.
       if (isAuthError(error) && (error.code === 'no_session' || error.code === 'destroyed')) return null
@@ -315,25 +315,8 @@ export class AuthClient<Claims = JwtPayload> {
     }
   }
 
-  #renew(sid: string): Promise<SessionState<Claims>> {
-    return renewSession(this.#context, sid)
-  }
-
-  #gone(operation: string): AuthError {
-    return noSessionError(this.#destroyed, operation)
-  }
-
-  /** The session state for tokens that just arrived. */
-  #toState(operation: 'login' | 'refresh', tokens: TokenResponse): SessionState<Claims> {
-    return createSessionState<Claims>(operation, tokens, this.#options.clock.now())
-  }
-
   get #state(): SessionState<Claims> | undefined {
     return this.#machine.state()
-  }
-
-  #usable(state: SessionState<Claims>): boolean {
-    return isUsable(state, this.#options.clock.now(), this.#options)
   }
 
   /** Applies a transition (sessionMachine.ts) and carries it out; returns the state it produced. */

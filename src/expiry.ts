@@ -1,17 +1,19 @@
+import type { Clock } from './clock.js'
 import type { SessionState } from './session.js'
 
 /** The options that say when a token is worth handing out and when to renew it. */
 export interface ExpiryPolicy {
+  clock: Pick<Clock, 'now'>
   refreshMarginMs: number
   minTokenValidityMs: number
 }
 
 /**
- * Whether the token may be handed out at `now`: `minTokenValidityMs` left, or half its lifetime for
+ * Whether the token may be handed out now: `minTokenValidityMs` left, or half its lifetime for
  * a token shorter than twice that, else a 4-second token would be refreshed on every request.
  */
-export function isUsable({ session: { expiresAt }, receivedAt }: SessionState<unknown>, now: number, policy: ExpiryPolicy): boolean {
-  return expiresAt - now >= Math.min(policy.minTokenValidityMs, (expiresAt - receivedAt) / 2)
+export function isUsable({ session: { expiresAt }, receivedAt }: SessionState<unknown>, policy: ExpiryPolicy): boolean {
+  return expiresAt - policy.clock.now() >= Math.min(policy.minTokenValidityMs, (expiresAt - receivedAt) / 2)
 }
 
 /**

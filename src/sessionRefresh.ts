@@ -19,7 +19,7 @@ export interface SessionContext<Claims> {
   store: SessionStore<Claims>
   scheduler: Scheduler
   sync: CrossTabSync | undefined
-  options: ExpiryPolicy & { clock: { now(): number }; refreshTokenInCookie: boolean }
+  options: ExpiryPolicy & { refreshTokenInCookie: boolean }
   /** Applies a transition and carries it out; returns the state it produced. */
   transition(to: SessionState<Claims> | undefined, how: Transition): SessionState<Claims> | undefined
   emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void
@@ -43,7 +43,7 @@ export function renewSession<Claims>(deps: SessionContext<Claims>, sid: string):
       failed: (error) => deps.emit('error', error),
       mustWait: () => {
         const state = current()
-        return !!state && !deps.destroyed() && !isUsable(state, options.clock.now(), options)
+        return !!state && !deps.destroyed() && !isUsable(state, options)
       },
       retryAt: (at) => current() && !deps.destroyed() && deps.scheduler.schedule(at, 'retry'),
     })

@@ -34,7 +34,7 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>, lo
     return current()
   }
   // Expired while the app was closed: renew before showing it; transient failures keep it.
-  const usable = isUsable(state, context.options.clock.now(), context.options)
+  const usable = isUsable(state, context.options)
   context.transition(state, { kind: 'restore', quiet: !usable })
   // A record kept per tab (sessionStorage) may be behind the other tabs (a newer rotation, a
   // logout, another login): ask them about it first; what they answer wins.
