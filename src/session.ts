@@ -160,7 +160,8 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
   }
 }
 
-const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
+/** A string with something in it: a token or an id from untrusted data. */
+export const nonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== ''
 /** A safe, non-negative integer: a count or a generation from untrusted data. */
 export const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 const optional = <T>(value: unknown, test: (value: unknown) => value is T): boolean => value === undefined || test(value)

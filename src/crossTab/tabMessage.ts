@@ -1,5 +1,5 @@
 import { isTransient, type TransientCode } from '../errors.js'
-import { fromRecord, isCount, type SessionRecord } from '../session.js'
+import { fromRecord, isCount, nonEmptyString, type SessionRecord } from '../session.js'
 import { isGen } from '../sessionOrder.js'
 
 /**
@@ -30,7 +30,6 @@ const isRecord = (value: unknown, clock: number, now: number): boolean => {
   const state = fromRecord(value)
   return state !== undefined && isGen(state.gen, clock, now) && (value as SessionRecord).sid !== undefined
 }
-const isSid = (value: unknown): boolean => typeof value === 'string' && value !== ''
 
 /**
  * Reads a message from the channel as untrusted data, like storage: anything malformed is
@@ -40,16 +39,15 @@ const isSid = (value: unknown): boolean => typeof value === 'string' && value !=
 export function parseTabMessage(data: unknown, clock: number, now: number): TabMessage | undefined {
   if (typeof data !== 'object' || data === null) return undefined
   const message = data as Record<string, unknown>
-  const { type, from, gen } = message
-  if (typeof from !== 'string' || from === '' || !isGen(gen, clock, now)) return undefined
+  const { type, from, gen, sid } = message
+  if (!nonEmptyString(from) || !isGen(gen, clock, now)) return undefined
   const valid =
-    (type === 'hello' && (message.sid === undefined || isSid(message.sid))) ||
-    (type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string) && isRecord(message.record, clock, now)) ||
-    (type === 'refresh-request' && isRecord(message.record, clock, now)) ||
-    (type === 'logout' && (message.sid === undefined || isSid(message.sid))) ||
-    (type === 'expired' && isSid(message.sid)) ||
+    ((type === 'hello' || type === 'logout') && (sid === undefined || nonEmptyString(sid))) ||
+    (((type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string)) || type === 'refresh-request') &&
+      isRecord(message.record, clock, now)) ||
+    (type === 'expired' && nonEmptyString(sid)) ||
     ((type === 'ack' || (type === 'failed' && isTransient(message.code) && (message.retryAfterMs === undefined || isCount(message.retryAfterMs)))) &&
-      isSid(message.sid) &&
+      nonEmptyString(sid) &&
       isCount(message.rotation))
   return valid ? (message as TabMessage) : undefined
 }
