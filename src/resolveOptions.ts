@@ -29,24 +29,24 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value === 'object' && value ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
 }
 
-/** A test for one option, and what the option must be, for the TypeError. */
-type Check = [test: (value: unknown) => boolean, expected: string]
+/** A test for one option; in the development build it also says what the option must be, for the TypeError. */
+type Check = ((value: unknown) => boolean) & { expected?: string }
 
-const is = (type: string): Check => [(v) => typeof v === type, DEV ? `a ${type}` : '']
-const optional = ([test, expected]: Check): Check => [(v) => v === undefined || test(v), expected]
-const oneOf = (...values: unknown[]): Check => [(v) => values.includes(v), DEV ? values.map((v) => `'${v}'`).join(' or ') : '']
-const ms = (min: number): Check => [(v) => typeof v === 'number' && v >= min && v < Infinity, DEV ? `milliseconds ≥ ${min}` : '']
-const methods = (...names: string[]): Check => [
-  (v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'),
-  DEV ? `an object with ${names}` : '',
-]
+/** Gives `test` its words in the development build; the production build keeps the bare test. */
+const check = (test: (value: unknown) => boolean, expected: string): Check => (DEV ? Object.assign(test, { expected }) : test)
+const is = (type: string): Check => check((v) => typeof v === type, `a ${type}`)
+const optional = (test: Check): Check => check((v) => v === undefined || test(v), DEV ? test.expected! : '')
+const oneOf = (...values: unknown[]): Check => check((v) => values.includes(v), DEV ? values.map((v) => `'${v}'`).join(' or ') : '')
+const ms = (min: number): Check => check((v) => typeof v === 'number' && v >= min && v < Infinity, `milliseconds ≥ ${min}`)
+const methods = (...names: string[]): Check =>
+  check((v) => typeof v === 'object' && v !== null && names.every((name) => typeof (v as Record<string, unknown>)[name] === 'function'), `an object with ${names}`)
 
 /** Every checked option. */
 const checks: { [K in keyof AuthClientOptions]?: Check } = {
-  protocol: optional([methods('connect')[0], DEV ? 'a protocol value, such as oauth2() from tokenkeeper/oauth2' : '']),
+  protocol: optional(check(methods('connect'), 'a protocol value, such as oauth2() from tokenkeeper/oauth2')),
   storage: methods('getItem', 'setItem', 'removeItem'),
-  storageKey: [(v) => typeof v === 'string' && v !== '', DEV ? 'a non-empty string' : ''],
-  endpoints: optional([(v) => typeof v === 'object' && v !== null, DEV ? 'an object' : '']),
+  storageKey: check((v) => typeof v === 'string' && v !== '', 'a non-empty string'),
+  endpoints: optional(check((v) => typeof v === 'object' && v !== null, 'an object')),
   credentials: oneOf('omit', 'same-origin', 'include'),
   allowInsecureHttp: is('boolean'),
   crossTab: is('boolean'),
@@ -59,10 +59,10 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   retryMaxDelayMs: ms(1),
   lockTimeoutMs: ms(1),
   tabSyncTimeoutMs: ms(1),
-  retryAttempts: [(v) => Number.isInteger(v) && (v as number) >= 1, DEV ? 'an integer ≥ 1' : ''],
+  retryAttempts: check((v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'),
   fetch: optional(is('function')),
   clock: methods('now', 'setTimeout', 'clearTimeout'),
-  locks: [(v) => v === null || methods('request')[0](v), DEV ? 'navigator.locks or null' : ''],
+  locks: check((v) => v === null || methods('request')(v), 'navigator.locks or null'),
 }
 
 /** Parses an http(s) URL that a token may travel to: https, or http to localhost unless allowed. */
@@ -97,9 +97,9 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     ...stripUndefined(options),
   }
   for (const name in checks) {
-    const [valid, expected] = checks[name as keyof AuthClientOptions]!
+    const valid = checks[name as keyof AuthClientOptions]!
     const value = merged[name as keyof typeof merged]
-    if (!valid(value)) throw bad(name, expected, value)
+    if (!valid(value)) throw bad(name, valid.expected!, value)
   }
   const insecure = merged.allowInsecureHttp
   // Joined like ky's prefix: `https://x/api` + `/auth/login` is `https://x/api/auth/login`.
