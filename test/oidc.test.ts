@@ -1,0 +1,334 @@
+// @vitest-environment-options { "url": "http://localhost:5173/orders?page=2" }
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createAuthClient, isAuthError, type AuthClient, type AuthError } from '../src/index.js'
+import { oidc, type OidcOptions } from '../src/oidc/index.js'
+import { startOidcProvider, type OidcProviderFixture } from './support/oidcProvider.mjs'
+
+// The protocol's steps in happy-dom against a real OpenID Provider (oidc-provider, in-process on
+// 127.0.0.1): the redirect itself is played by the fixture in Node (authorize()), and the page
+// "comes back" by putting the callback URL in the address bar and creating a client, as a page
+// load does.
+const APP = 'http://localhost:5173'
+const REDIRECT_URI = `${APP}/callback`
+
+let provider: OidcProviderFixture
+beforeAll(async () => {
+  provider = await startOidcProvider({ redirectUris: [REDIRECT_URI], postLogoutRedirectUris: [`${APP}/`] })
+})
+afterAll(() => provider.close())
+
+const clients: AuthClient[] = []
+/** Where the protocol sent the page, newest last. */
+let navigations: string[] = []
+/** Every request the clients made, as `METHOD url`. */
+let requests: string[] = []
+/** Rewrites the provider's answers, as a hostile or broken server would. */
+let rewrite: ((url: string, body: Record<string, unknown>) => Record<string, unknown>) | undefined
+
+beforeEach(() => {
+  navigations = []
+  requests = []
+  issuedRefreshTokens = []
+  rewrite = undefined
+  sessionStorage.clear()
+  history.replaceState(null, '', `${APP}/orders?page=2`)
+  provider.resetEvents()
+})
+afterEach(() => {
+  for (const auth of clients.splice(0)) auth.destroy()
+})
+
+/** The refresh tokens the provider issued, newest last (the client never exposes its own). */
+let issuedRefreshTokens: string[] = []
+
+const fetchThroughRewrite: typeof fetch = async (input, init) => {
+  const url = String(input instanceof Request ? input.url : input)
+  requests.push(`${init?.method ?? 'GET'} ${url.split('?')[0]}`)
+  const response = await fetch(input, init)
+  const text = await response.text()
+  if (!text) return new Response(null, { status: response.status })
+  const answer = JSON.parse(text) as Record<string, unknown>
+  if (typeof answer.refresh_token === 'string') issuedRefreshTokens.push(answer.refresh_token)
+  const body = rewrite ? rewrite(url, answer) : answer
+  return new Response(JSON.stringify(body), { status: response.status, headers: { 'content-type': 'application/json' } })
+}
+
+/** A page's client: the test app's settings, with the page's navigations recorded. */
+function client(options: Partial<OidcOptions> = {}): AuthClient {
+  const auth = createAuthClient({
+    baseUrl: provider.issuer,
+    crossTab: false,
+    fetch: fetchThroughRewrite,
+    protocol: oidc({ issuer: provider.issuer, clientId: provider.clientId, redirectUri: REDIRECT_URI, scope: 'openid profile email', navigate: (url) => navigations.push(url), ...options }),
+  })
+  clients.push(auth)
+  return auth
+}
+
+const errorsOf = (auth: AuthClient): AuthError[] => {
+  const errors: AuthError[] = []
+  auth.on('error', (error) => errors.push(error))
+  return errors
+}
+
+/** Starts a login on this page and returns the authorization request it leaves for. */
+async function leaveForProvider(auth: AuthClient, credentials?: Record<string, string>): Promise<URL> {
+  const before = navigations.length
+  const pending = auth.login(credentials)
+  pending.catch(() => {}) // it stays pending: the page is leaving
+  await expect.poll(() => navigations.length, { timeout: 5_000 }).toBe(before + 1)
+  return new URL(navigations.at(-1)!)
+}
+
+/** The page comes back from the provider: the callback URL in the address bar, and a new client. */
+function returnTo(callback: string, options?: Partial<OidcOptions>): { auth: AuthClient; errors: AuthError[] } {
+  history.replaceState(null, '', callback)
+  const auth = client(options)
+  return { auth, errors: errorsOf(auth) }
+}
+
+/** A whole login by redirect: the page's client after the callback, ready. */
+async function logIn(options?: Partial<OidcOptions>, credentials?: Record<string, string>) {
+  const request = await leaveForProvider(client(options), credentials)
+  const callback = await provider.authorize(request.href)
+  const page = returnTo(callback, options)
+  await page.auth.ready
+  return { ...page, request, callback }
+}
+
+describe('oidc: login by redirect against oidc-provider', () => {
+  it('sends an authorization request with S256 PKCE, state, nonce and the exact redirect_uri, and keeps the attempt in sessionStorage', async () => {
+    const request = await leaveForProvider(client())
+    const params = request.searchParams
+    expect(request.origin + request.pathname).toBe(`${provider.issuer}/auth`)
+    expect(Object.fromEntries(params)).toMatchObject({ response_type: 'code', client_id: provider.clientId, redirect_uri: REDIRECT_URI, scope: 'openid profile email', code_challenge_method: 'S256' })
+    expect(params.get('code_challenge')).toMatch(/^[\w-]{43}$/)
+    expect(params.get('state')).toMatch(/^[\w-]{43}$/)
+    expect(params.get('nonce')).toMatch(/^[\w-]{43}$/)
+    const stored = sessionStorage.getItem(`tokenkeeper.oidc:${params.get('state')}`)
+    expect(stored).not.toContain(params.get('code_challenge')) // the verifier is kept, never the challenge alone
+    expect(JSON.parse(stored!)).toMatchObject({ nonce: params.get('nonce'), returnTo: `${APP}/orders?page=2` })
+  })
+
+  it('uses a fresh verifier, state and nonce for every attempt', async () => {
+    const first = await leaveForProvider(client())
+    const second = await leaveForProvider(client())
+    for (const name of ['code_challenge', 'state', 'nonce']) expect(first.searchParams.get(name)).not.toBe(second.searchParams.get(name))
+  })
+
+  it('completes the login on the redirect page before ready settles: ID-token claims on the session, the URL back where the user was', async () => {
+    const { auth, errors, callback } = await logIn()
+    expect(new URL(callback).searchParams.get('iss')).toBe(provider.issuer)
+    const session = auth.getSession()!
+    expect(session.claims).toMatchObject({ sub: 'ada', name: 'Ada Lovelace', iss: provider.issuer, aud: provider.clientId })
+    expect(session.accessToken.split('.')).toHaveLength(1) // opaque: the claims came from the ID token
+    expect(session.expiresAt).toBeGreaterThan(Date.now())
+    expect(location.href).toBe(`${APP}/orders?page=2`)
+    expect(sessionStorage.length).toBe(0)
+    expect(errors).toEqual([])
+    expect(provider.events.grants.authorization_code).toBe(1)
+    const me = await auth.fetch(`${provider.issuer}/me`)
+    expect(await me.json()).toMatchObject({ sub: 'ada' })
+  })
+
+  it('lands on returnTo and passes extra authorization parameters', async () => {
+    const { auth, request } = await logIn({ authorizationParams: { ui_locales: 'fr' } }, { returnTo: '/settings#profile', login_hint: 'ada@example.com' })
+    expect(request.searchParams.get('ui_locales')).toBe('fr')
+    expect(request.searchParams.get('login_hint')).toBe('ada@example.com')
+    expect(location.href).toBe(`${APP}/settings#profile`)
+    expect(auth.getSession()).not.toBeNull()
+  })
+
+  it('emits login once, and a second client on the same page (a double effect) redeems nothing', async () => {
+    const request = await leaveForProvider(client())
+    history.replaceState(null, '', await provider.authorize(request.href))
+    const first = client()
+    const second = client()
+    const logins: string[] = []
+    first.on('login', (session) => logins.push(session.claims.sub as string))
+    const secondErrors = errorsOf(second)
+    await Promise.all([first.ready, second.ready])
+    expect(logins).toEqual(['ada'])
+    expect(second.getSession()).toBeNull()
+    expect(secondErrors).toEqual([])
+    expect(provider.events.grants.authorization_code).toBe(1)
+  })
+
+  it('refuses a callback replayed after it completed (the same URL again): invalid_callback, no second redemption', async () => {
+    const { callback } = await logIn()
+    const replay = returnTo(callback)
+    expect(await replay.auth.ready).toBeNull()
+    expect(replay.errors.map((error) => error.code)).toEqual(['invalid_callback'])
+    expect(provider.events.grants.authorization_code).toBe(1)
+    expect(location.search).not.toContain('code=')
+  })
+
+  it.each([
+    ['a wrong state', (url: URL) => url.searchParams.set('state', 'made-up')],
+    ['no state', (url: URL) => url.searchParams.delete('state')],
+    ['an iss of another issuer', (url: URL) => url.searchParams.set('iss', 'https://evil.example.com')],
+    ['no iss, from a provider that promises one (RFC 9207)', (url: URL) => url.searchParams.delete('iss')],
+  ])('refuses a callback with %s: invalid_callback, the code never sent', async (_, tamper) => {
+    const request = await leaveForProvider(client())
+    const callback = new URL(await provider.authorize(request.href))
+    tamper(callback)
+    requests = []
+    const page = returnTo(callback.href)
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_callback'])
+    expect(requests.filter((request) => request.includes('/token'))).toEqual([])
+    expect(location.search).not.toMatch(/code=|state=/)
+  })
+
+  it('refuses an attempt older than 15 minutes', async () => {
+    const request = await leaveForProvider(client())
+    const key = `tokenkeeper.oidc:${request.searchParams.get('state')}`
+    sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)!), at: Date.now() - 16 * 60_000 }))
+    const page = returnTo(await provider.authorize(request.href))
+    await page.auth.ready
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_callback'])
+    expect(provider.events.grants.authorization_code).toBe(0)
+  })
+
+  it('turns access_denied into login_refused, with nothing stored', async () => {
+    provider.denyNext()
+    const request = await leaveForProvider(client())
+    const callback = await provider.authorize(request.href)
+    expect(new URL(callback).searchParams.get('error')).toBe('access_denied')
+    const page = returnTo(callback)
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => [error.code, isAuthError(error)])).toEqual([['login_refused', true]])
+    expect(location.search).toBe('?page=2')
+  })
+
+  it.each([
+    ['another audience', { aud: 'someone-else' }],
+    ['several audiences and another azp', { aud: ['spa', 'api'], azp: 'api' }],
+    ['another nonce', { nonce: 'replayed' }],
+    ['another issuer', { iss: 'https://evil.example.com' }],
+    ['no exp', { exp: undefined }],
+  ])('refuses an ID token for %s: invalid_response, no session', async (_, claims) => {
+    const request = await leaveForProvider(client())
+    const callback = await provider.authorize(request.href)
+    rewrite = (url, body) => (url.endsWith('/token') && typeof body.id_token === 'string' ? { ...body, id_token: withClaims(body.id_token, claims) } : body)
+    const page = returnTo(callback)
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_response'])
+    expect(page.errors[0]!.message).not.toContain('eyJ')
+  })
+
+  it('refuses a token answer whose token_type is not Bearer', async () => {
+    const request = await leaveForProvider(client())
+    const callback = await provider.authorize(request.href)
+    rewrite = (url, body) => (url.endsWith('/token') ? { ...body, token_type: 'DPoP' } : body)
+    const page = returnTo(callback)
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_response'])
+  })
+
+  it('refuses a discovery document for another issuer before leaving the page', async () => {
+    rewrite = (url, body) => (url.includes('/.well-known/') ? { ...body, issuer: 'https://evil.example.com' } : body)
+    const auth = client()
+    await expect(auth.login()).rejects.toMatchObject({ code: 'invalid_response' })
+    expect(navigations).toEqual([])
+  })
+
+  it('refuses a discovery document with an endpoint on plain http beyond localhost', async () => {
+    rewrite = (url, body) => (url.includes('/.well-known/') ? { ...body, token_endpoint: 'http://evil.example.com/token' } : body)
+    await expect(client().login()).rejects.toMatchObject({ code: 'invalid_response' })
+    expect(navigations).toEqual([])
+  })
+
+  it('fetches discovery once for the page, and not at all with explicit endpoints', async () => {
+    const auth = client()
+    await leaveForProvider(auth)
+    await leaveForProvider(auth)
+    expect(requests.filter((request) => request.includes('/.well-known/'))).toHaveLength(1)
+    requests = []
+    const endpoints = { authorization: `${provider.issuer}/auth`, token: `${provider.issuer}/token` }
+    await leaveForProvider(client({ endpoints }))
+    expect(requests).toEqual([])
+  })
+
+  it('refuses a returnTo on another origin and parameters the protocol sets itself', async () => {
+    const auth = client()
+    await expect(auth.login({ returnTo: 'https://evil.example.com/' })).rejects.toMatchObject({ code: 'invalid_argument' })
+    await expect(auth.login({ state: 'mine' })).rejects.toMatchObject({ code: 'invalid_argument' })
+    await expect(auth.login({ prompt: 5 as never })).rejects.toMatchObject({ code: 'invalid_argument' })
+    expect(navigations).toEqual([])
+    expect(() => oidc({ issuer: provider.issuer, clientId: 'spa', redirectUri: REDIRECT_URI, authorizationParams: { code_challenge_method: 'plain' } })).toThrow(TypeError)
+    expect(() => oidc({ issuer: provider.issuer, clientId: '', redirectUri: REDIRECT_URI })).toThrow(/clientId/)
+    expect(() => createAuthClient({ baseUrl: APP, protocol: oidc({ issuer: 'http://sso.example.com', clientId: 'spa', redirectUri: REDIRECT_URI }) })).toThrow(
+      expect.objectContaining({ code: 'insecure_transport' }),
+    )
+  })
+
+  it('a logout while the code is being redeemed wins: no session, the new tokens revoked', async () => {
+    const request = await leaveForProvider(client())
+    const page = returnTo(await provider.authorize(request.href))
+    await page.auth.logout()
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => error.code)).toEqual(['aborted'])
+    await expect.poll(() => provider.events.revocations).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('oidc: refresh, rotation and logout against oidc-provider', () => {
+  it('refreshes twenty times with rotation: a new refresh token each time, no reuse, the same user', async () => {
+    const { auth } = await logIn()
+    const tokens = new Set([auth.getSession()!.accessToken])
+    for (let index = 0; index < 20; index++) tokens.add((await auth.refresh()).accessToken)
+    expect(tokens.size).toBe(21)
+    expect(auth.getSession()!.claims).toMatchObject({ sub: 'ada' })
+    expect(provider.events.grants.refresh_token).toBe(20)
+    expect(provider.events.refreshTokenReuse).toBe(0)
+    expect(provider.events.grantRevoked).toEqual([])
+  })
+
+  it('ends the session when a refreshed ID token names another user', async () => {
+    const { auth } = await logIn()
+    const expired: string[] = []
+    auth.on('session-expired', ({ error }) => expired.push(error.code))
+    rewrite = (url, body) => (url.endsWith('/token') && typeof body.id_token === 'string' ? { ...body, id_token: withClaims(body.id_token, { sub: 'mallory' }) } : body)
+    await expect(auth.refresh()).rejects.toMatchObject({ code: 'session_expired' })
+    expect(expired).toEqual(['session_expired'])
+    expect(auth.getSession()).toBeNull()
+  })
+
+  it('logs out: revokes at the provider, then ends its session with id_token_hint, post_logout_redirect_uri and state', async () => {
+    const { auth } = await logIn({ postLogoutRedirectUri: `${APP}/` })
+    const refreshToken = issuedRefreshTokens.at(-1)!
+    const result = await auth.logout()
+    expect(result).toEqual({ revoked: true })
+    expect(auth.getSession()).toBeNull()
+    await expect.poll(() => navigations.length).toBe(2)
+    const endSession = new URL(navigations.at(-1)!)
+    expect(endSession.origin + endSession.pathname).toBe(`${provider.issuer}/session/end`)
+    expect(endSession.searchParams.get('post_logout_redirect_uri')).toBe(`${APP}/`)
+    expect(endSession.searchParams.get('id_token_hint')).toMatch(/^eyJ/)
+    expect(endSession.searchParams.get('state')).toMatch(/^[\w-]{43}$/)
+    const back = new URL(await provider.endSession(endSession.href))
+    expect(back.origin + back.pathname).toBe(`${APP}/`)
+    expect(back.searchParams.get('state')).toBe(endSession.searchParams.get('state'))
+    // The refresh token is dead at the provider.
+    const answer = await fetch(`${provider.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: provider.clientId }),
+    })
+    expect(answer.status).toBe(400)
+  })
+
+  it('without postLogoutRedirectUri, logout stays on the page', async () => {
+    const { auth } = await logIn()
+    await auth.logout()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(navigations).toHaveLength(1)
+  })
+})
+
+/** The same JWT with some claims changed (unsigned changes: the client checks claims, not signatures). */
+function withClaims(jwt: string, claims: Record<string, unknown>): string {
+  const [header, payload, signature] = jwt.split('.')
+  const decoded = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
+  return [header, Buffer.from(JSON.stringify({ ...decoded, ...claims })).toString('base64url'), signature].join('.')
+}
