@@ -22,12 +22,12 @@ export interface Outcome<Claims> {
   to: SessionState<Claims> | undefined
   /** The events of the change, in order. */
   events: Event<Claims>[]
-  /** What storage must hold now, or undefined when it holds it already (a restore). */
-  persist: 'save' | 'clear' | undefined
+  /** What storage must hold now, or nothing when it holds it already (a restore). */
+  persist?: 'save' | 'clear' | undefined
   /** What to tell the other tabs about a change made here. */
-  publish: Outgoing<Change> | undefined
+  publish?: Outgoing<Change>
   /** A session that another one replaced: revoke it at the server. */
-  revoke: SessionState<Claims> | undefined
+  revoke?: SessionState<Claims>
 }
 
 export interface SessionMachine<Claims> {
@@ -57,6 +57,14 @@ export interface SessionMachine<Claims> {
   /** The session an access token of late belongs to. */
   sessionOf(accessToken: string): string | undefined
 }
+
+/** Tells the other tabs that this tab holds `state` now, and why. */
+export const sessionChange = <Claims>(state: SessionState<Claims>, gen: number, cause: 'login' | 'refresh' | 'sync'): Outgoing<Change> => ({
+  type: 'session',
+  gen,
+  cause,
+  record: toRecord(state),
+})
 
 /** How many ended sessions, and tokens of late, a tab remembers. */
 const KEPT = 16
@@ -101,7 +109,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     if (made === 'login') loggedOutAt = undefined
     version++
     state = next
-    const outcome: Outcome<Claims> = { from, to: next, events: [], persist: 'save', publish: undefined, revoke: undefined }
+    const outcome: Outcome<Claims> = { from, to: next, events: [], persist: 'save' }
     if (!next) {
       const type = how.kind === 'logout' ? 'logout' : 'expired'
       const here = 'here' in how && how.here
@@ -112,10 +120,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
         loggedOutStarting = starting
       }
       // A logout with no session here changes nothing else: there is nothing to name, or to tell.
-      if (!from) {
-        outcome.events = []
-        return outcome
-      }
+      if (!from) return outcome
       remember(ended, from.sid, type)
       if (here) outcome.publish = { type, gen: at, sid: from.sid }
       outcome.events.push(
@@ -129,7 +134,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       if (from && from.sid !== next.sid && (from.tab === tabId || made === 'login')) outcome.revoke = from
       if (how.kind === 'restore') outcome.persist = undefined
       // Other tabs take a session new to them only as a login: a refresh concerns its holders.
-      if (made) outcome.publish = { type: 'session', gen: next.gen, cause: from?.sid === next.sid ? made : 'login', record: toRecord(next) }
+      if (made) outcome.publish = sessionChange(next, next.gen, from?.sid === next.sid ? made : 'login')
       const event =
         made ?? (how.kind !== 'adopt' ? undefined : from?.sid === next.sid ? 'refresh' : how.cause === 'sync' && !from ? undefined : 'login')
       if (event) outcome.events.push([event, next.session])
@@ -149,7 +154,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     if (before && !ended.has(next.sid) && state?.sid !== next.sid) {
       remember(ended, next.sid, 'logout')
       const publish = { type: 'logout', gen: (clock = nextGen(clock, now())), sid: next.sid } as const
-      return { from: state, to: state, events: [], persist: undefined, publish, revoke: next }
+      return { from: state, to: state, events: [], publish, revoke: next }
     }
     return replaces(next, state, ended) ? apply(next, { kind: 'adopt', cause }) : undefined
   }
@@ -178,7 +183,7 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     answer(sid) {
       const how = sid === undefined ? undefined : ended.get(sid)
       const end: Outgoing<Change>[] = sid !== undefined && how ? [{ type: how, gen: clock, sid }] : []
-      if (state) return [...end, { type: 'session', gen: clock, cause: 'sync', record: toRecord(state) }]
+      if (state) return [...end, sessionChange(state, clock, 'sync')]
       const [last, lastHow] = [...ended].pop() ?? []
       return end.length ? end : [last && lastHow ? { type: lastHow, gen: clock, sid: last } : { type: 'logout', gen: clock }]
     },

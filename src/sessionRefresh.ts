@@ -6,7 +6,7 @@ import type { ProtocolCalls } from './protocols/Protocol.js'
 import type { RefreshFlight } from './refreshFlight.js'
 import type { Scheduler } from './scheduler.js'
 import { createSessionState, toRecord, type SessionState, type TokenResponse } from './session.js'
-import type { SessionMachine, Transition } from './sessionMachine.js'
+import { sessionChange, type SessionMachine, type Transition } from './sessionMachine.js'
 import { nextGen } from './sessionOrder.js'
 import type { SessionStore } from './storage/sessionStore.js'
 
@@ -53,35 +53,34 @@ export function renewSession<Claims>(deps: SessionContext<Claims>, sid: string):
     })
 }
 
-/** The state of the same session that replaced `from`, or why there is none. */
-function successor<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>): SessionState<Claims> {
+/** The state session `sid` is in now, or why there is none. */
+function stateOf<Claims>(deps: SessionContext<Claims>, sid: string): SessionState<Claims> {
   const state = deps.machine.state()
-  if (deps.destroyed() || !state || state.sid !== from.sid) throw noSessionError(deps.destroyed(), 'refresh')
+  if (deps.destroyed() || !state || state.sid !== sid) throw noSessionError(deps.destroyed(), 'refresh')
   return state
 }
 
 async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): Promise<SessionState<Claims>> {
   const { machine, sync, protocol } = deps
-  const from = machine.state()
-  if (!from || from.sid !== sid || deps.destroyed()) throw noSessionError(deps.destroyed(), 'refresh')
+  const from = stateOf(deps, sid)
   const moved = (): boolean => machine.state() !== from
   // A tab destroyed while it waits must not go on: a follower would end up stealing the lock and
   // sending a refresh token the leader has used meanwhile.
   const stale = (): boolean => deps.destroyed() || moved()
   // Only one tab sends the refresh token; the others get the result from it.
-  if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return successor(deps, from)
-  if (stale()) return successor(deps, from)
+  if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return stateOf(deps, sid)
+  if (stale()) return stateOf(deps, sid)
   let tokens: TokenResponse
   try {
     tokens = await protocol.refresh(from.refreshToken, from.idToken)
   } catch (error) {
-    if (moved()) return successor(deps, from)
+    if (moved()) return stateOf(deps, sid)
     if (isAuthError(error) && error.code === 'session_expired') {
       // Refused here, but another tab may hold a newer state of it (a leader we took over from).
       // A destroyed tab does not wait to ask: it only clears storage and tells the others (no
       // events), so that the next tab does not send the refused token again.
       if (!deps.destroyed()) await sync?.askSiblings()
-      if (moved()) return successor(deps, from)
+      if (moved()) return stateOf(deps, sid)
       deps.transition(undefined, { kind: 'expire', here: true, error })
     }
     throw error
@@ -96,7 +95,8 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   }
   if (stale()) return arrivedLate(deps, from, next)
   // A listener may have logged out already: the callers then get no session, not a dead one.
-  return successor(deps, deps.transition(next, { kind: 'refresh' })!)
+  deps.transition(next, { kind: 'refresh' })
+  return stateOf(deps, sid)
 }
 
 /**
@@ -110,11 +110,11 @@ function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Cl
   if (deps.destroyed() && held === from) {
     const state = { ...late, gen: nextGen(deps.machine.clock(), deps.options.clock.now()), tab: deps.tabId }
     void deps.store.save(state)
-    deps.sync?.publish({ type: 'session', gen: state.gen, cause: 'refresh', record: toRecord(state) })
+    deps.sync?.publish(sessionChange(state, state.gen, 'refresh'))
   } else if (held?.sid !== from.sid) {
     revokeReplaced(deps, late)
   }
-  return successor(deps, from)
+  return stateOf(deps, from.sid)
 }
 
 /**

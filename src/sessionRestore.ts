@@ -1,7 +1,8 @@
 import { AuthError, isAuthError } from './errors.js'
 import { isUsable } from './expiry.js'
-import { createSessionState, toRecord, type Session } from './session.js'
+import { createSessionState, type Session } from './session.js'
 import { isGen } from './sessionOrder.js'
+import { sessionChange } from './sessionMachine.js'
 import { renewSession, type SessionContext } from './sessionRefresh.js'
 import { DEV } from './dev.js'
 
@@ -41,7 +42,7 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>, lo
   await sync?.askSiblings(state.sid)
   if (machine.state() !== state) return current()
   // Kept: the tabs that hold no session take it now (their answers said they had none).
-  sync?.publish({ type: 'session', gen: machine.clock(), cause: 'sync', record: toRecord(state) })
+  sync?.publish(sessionChange(state, machine.clock(), 'sync'))
   if (usable) return state.session
   try {
     return (await renewSession(context, state.sid)).session
