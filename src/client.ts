@@ -71,7 +71,6 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
   readonly #flight: RefreshFlight<SessionState<Claims>>
-  readonly #tabId = randomId()
   readonly #machine: SessionMachine<Claims>
   readonly #sync: CrossTabSync | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
@@ -84,7 +83,8 @@ export class AuthClient<Claims = JwtPayload> {
 
   constructor(options: AuthClientOptions) {
     const o = (this.#options = resolveOptions(options))
-    this.#machine = createSessionMachine(this.#tabId, () => o.clock.now())
+    const tabId = randomId()
+    this.#machine = createSessionMachine(tabId, () => o.clock.now())
     this.#protocol = o.protocol
     this.#store = createSessionStore({ ...o, server: o.protocol.id }, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
@@ -96,7 +96,7 @@ export class AuthClient<Claims = JwtPayload> {
         ? createCrossTabSync(
             {
               ...this.#machine,
-              tabId: this.#tabId,
+              tabId,
               held: () => this.#state && toRecord(this.#state),
               adopt: (change) => {
                 const outcome = this.#machine.adopt(change)
@@ -126,7 +126,7 @@ export class AuthClient<Claims = JwtPayload> {
       (rejected) => tokenAfterUnauthorized(this.#context, rejected),
     )
     this.#context = {
-      tabId: this.#tabId,
+      tabId,
       machine: this.#machine,
       flight: this.#flight,
       protocol: this.#protocol,
