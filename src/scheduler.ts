@@ -26,14 +26,16 @@ export function createScheduler(clock: Clock, onDue: () => void): Scheduler {
   let kind: 'refresh' | 'retry' = 'refresh'
   let timer: TimerHandle
 
+  /** (Re)arms the one timer to check again in `ms`, capped so that long waits go in steps. */
+  const arm = (ms: number): void => {
+    clock.clearTimeout(timer)
+    timer = clock.setTimeout(check, Math.min(Math.max(ms, 0), MAX_TIMER_DELAY_MS))
+  }
+
   const check = (): void => {
     if (deadline === undefined) return
-    clock.clearTimeout(timer)
     const wait = deadline - clock.now()
-    if (wait > 0) {
-      timer = clock.setTimeout(check, Math.min(wait, MAX_TIMER_DELAY_MS))
-      return
-    }
+    if (wait > 0) return arm(wait)
     cancel()
     onDue()
   }
@@ -65,8 +67,7 @@ export function createScheduler(clock: Clock, onDue: () => void): Scheduler {
       listen('addEventListener')
       // Always through a timer, even when due now: the caller (a refresh that just ended) may still
       // be in flight, and a call back from here would join it instead of starting the next one.
-      clock.clearTimeout(timer)
-      timer = clock.setTimeout(check, Math.min(Math.max(at - clock.now(), 0), MAX_TIMER_DELAY_MS))
+      arm(at - clock.now())
     },
     cancel,
   }
