@@ -77,12 +77,13 @@ export interface AuthErrorOptions {
 export class AuthError extends Error {
   /** Always `'AuthError'`, so the type guard works across realms. */
   override name = 'AuthError' as const
+  // The constructor sets the next three: `declare` keeps them out of the emitted class body.
   /** What went wrong, for `switch (error.code)`. */
-  readonly code: AuthErrorCode
+  declare readonly code: AuthErrorCode
   /** The HTTP status the server answered, when there was one. */
-  readonly status: number | undefined
+  declare readonly status: number | undefined
   /** Milliseconds the server asked to wait (`Retry-After`), when it did. */
-  readonly retryAfterMs: number | undefined
+  declare readonly retryAfterMs: number | undefined
 
   /** An empty `message` (as the production build gives) says the code, and where it is explained. */
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
