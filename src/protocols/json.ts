@@ -38,9 +38,11 @@ export interface JsonEndpoints {
 export function jsonProtocol(endpoints: JsonEndpoints = {}): Protocol {
   return {
     connect(server) {
-      const login = server.url('endpoints.login', endpoints.login ?? '/auth/login')
-      const refresh = server.url('endpoints.refresh', endpoints.refresh ?? '/auth/refresh')
-      const logout = server.url('endpoints.logout', endpoints.logout ?? '/auth/logout')
+      // '/auth/login', '/auth/refresh' and '/auth/logout' unless given.
+      const endpoint = (name: keyof JsonEndpoints): string => server.url(`endpoints.${name}`, endpoints[name] ?? `/auth/${name}`)
+      const login = endpoint('login')
+      const refresh = endpoint('refresh')
+      const logout = endpoint('logout')
       const json = { 'content-type': 'application/json' }
       const withRefreshToken = (refreshToken: string | undefined): string => JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
       return {
