@@ -1,6 +1,6 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it, vi } from 'vitest'
-import { createAuthClient, type Protocol, type ProtocolCalls } from '../src/index.js'
+import { createAuthClient, memoryStorage, type AuthError, type Protocol, type ProtocolCalls } from '../src/index.js'
 import { oauth2 } from '../src/oauth2/index.js'
 import { BASE_URL, record, serialize, useMockAuthServer } from './helpers.js'
 
@@ -148,5 +148,111 @@ describe('developer messages', () => {
     const attempt = () => createAuthClient({ baseUrl: BASE_URL, protocol: oauth2 as never })
     expect(attempt).toThrow('"protocol"')
     expect(attempt).not.toThrow(/clientId|=>|function oauth2/)
+  })
+})
+
+/** An unsigned JWT: the client reads claims, it does not check signatures. */
+const jwt = (claims: Record<string, unknown>): string =>
+  ['{"alg":"none"}', JSON.stringify(claims)].map((part) => Buffer.from(part).toString('base64url')).join('.') + '.'
+
+describe('the hooks a redirect login uses (resume, afterLogout, the ID token)', () => {
+  const idToken = jwt({ sub: 'ada', name: 'Ada Lovelace' })
+
+  it('resume() is called once, synchronously, while the client is created; its tokens are a login before ready settles', async () => {
+    const calls: string[] = []
+    const protocol = custom({
+      resume: () => {
+        calls.push('resume')
+        return Promise.resolve({ accessToken: 'opaque-from-callback', refreshToken: 'r', expiresInSec: 300, idToken })
+      },
+    })
+    const auth = client(protocol)
+    calls.push('created')
+    const logins = record((listener) => auth.on('login', listener))
+    const session = await auth.ready
+    expect(calls).toEqual(['resume', 'created'])
+    expect(session).toMatchObject({ accessToken: 'opaque-from-callback', claims: { sub: 'ada', name: 'Ada Lovelace' } })
+    expect(logins).toEqual([session])
+    auth.destroy()
+  })
+
+  it('a resume that rejects is an error event, typed, and ready goes on to restore the stored session', async () => {
+    const storage = memoryStorage()
+    const first = createAuthClient({ baseUrl: BASE_URL, protocol: custom(), crossTab: false, storage })
+    const stored = await first.login({})
+    first.destroy()
+    const auth = createAuthClient({
+      baseUrl: BASE_URL,
+      crossTab: false,
+      storage,
+      protocol: custom({ resume: () => Promise.reject(new Error('callback blew up with secret-code')) }),
+    })
+    const errors = record<AuthError>((listener) => auth.on('error', listener))
+    expect((await auth.ready)?.accessToken).toBe(stored.accessToken)
+    expect(errors.map((error) => [error.code, error.message.includes('secret-code')])).toEqual([['network', false]])
+    auth.destroy()
+  })
+
+  it('a resume that gives undefined changes nothing', async () => {
+    const auth = client(custom({ resume: () => undefined }))
+    expect(await auth.ready).toBeNull()
+    auth.destroy()
+  })
+
+  it('afterLogout gets the ID token once the revocation settled, only for logout() here, and a throw there is swallowed', async () => {
+    const order: string[] = []
+    const auth = client(
+      custom({
+        login: async () => ({ accessToken: await mock().issueAccessToken('ada', 300), refreshToken: 'r', expiresInSec: 300, idToken }),
+        revoke: async () => (order.push('revoke'), true),
+        afterLogout: (token) => {
+          order.push(`afterLogout ${token === idToken}`)
+          throw new Error('navigation failed')
+        },
+      }),
+    )
+    await auth.login({})
+    await auth.login({}) // replaces the first session: revoked, but nobody logged out
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(order).toEqual(['revoke'])
+    expect(await auth.logout()).toEqual({ revoked: true })
+    expect(order).toEqual(['revoke', 'revoke', 'afterLogout true'])
+    auth.destroy()
+  })
+
+  it('an opaque access token shows the ID token claims; a JWT access token shows its own', async () => {
+    const opaque = client(custom({ login: async () => ({ accessToken: 'opaque', refreshToken: 'r', expiresInSec: 300, idToken }) }))
+    expect((await opaque.login({})).claims).toEqual({ sub: 'ada', name: 'Ada Lovelace' })
+    const signed = client(custom({ login: async () => ({ accessToken: await mock().issueAccessToken('grace', 300), refreshToken: 'r', expiresInSec: 300, idToken }) }))
+    expect((await signed.login({})).claims).toMatchObject({ sub: 'grace' })
+    opaque.destroy()
+    signed.destroy()
+  })
+
+  it('the ID token goes to refresh(), is stored with the session, and a reload shows its claims again', async () => {
+    const storage = memoryStorage()
+    const seen: (string | undefined)[] = []
+    const protocol = custom({
+      login: async () => ({ accessToken: 'opaque-1', refreshToken: 'r', expiresInSec: 300, idToken }),
+      refresh: async (_, previous) => (seen.push(previous), { accessToken: 'opaque-2', refreshToken: 'r2', expiresInSec: 300, idToken: previous }),
+    })
+    const auth = createAuthClient({ baseUrl: BASE_URL, protocol, crossTab: false, storage })
+    await auth.login({})
+    expect((await auth.refresh()).claims).toMatchObject({ sub: 'ada' })
+    expect(seen).toEqual([idToken])
+    auth.destroy()
+    const reloaded = createAuthClient({ baseUrl: BASE_URL, protocol, crossTab: false, storage })
+    expect((await reloaded.ready)?.claims).toEqual({ sub: 'ada', name: 'Ada Lovelace' })
+    reloaded.destroy()
+  })
+
+  it.each([
+    ['an empty ID token', ''],
+    ['an ID token that is not a string', 42],
+  ])('a protocol giving %s: invalid_response, no session', async (_, bad) => {
+    const auth = client(custom({ login: async () => ({ accessToken: 'opaque', refreshToken: 'r', expiresInSec: 300, idToken: bad as never }) }))
+    await expect(auth.login({})).rejects.toMatchObject({ code: 'invalid_response' })
+    expect(auth.getSession()).toBeNull()
+    auth.destroy()
   })
 })

@@ -1,0 +1,151 @@
+// @vitest-environment node
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
+import { startOidcProvider, type OidcProviderFixture } from '../support/oidcProvider.mjs'
+import { describeInEngines, useBrowserSuite, useContextPerTest, type TestPage } from './harness.js'
+
+// The whole redirect in a real browser: the app page (test/browser/oidc.html, on the test server's
+// origin) → oidc-provider (another origin, in this process; its login step needs no form) → the
+// callback on the app page → logged in. Then tabs, rotations and logout as a user meets them.
+describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) => {
+  const suite = useBrowserSuite(engine)
+  const context = useContextPerTest(suite)
+  let provider: OidcProviderFixture
+  const appUrl = (query = '') => `${suite.server.url}/test/browser/oidc.html${query}`
+
+  beforeAll(async () => {
+    provider = await startOidcProvider({ redirectUris: [appUrl()], postLogoutRedirectUris: [appUrl()], accessTokenTtlSec: 60 })
+  })
+  afterAll(() => provider?.close())
+  beforeEach(() => provider.resetEvents())
+
+  /**
+   * Waits until `fn` is truthy in the page, across navigations: an evaluate made while the page is
+   * leaving fails, and is asked again.
+   */
+  async function settle<A>(page: TestPage, fn: (arg: A) => unknown, arg?: A, timeout = 15_000): Promise<void> {
+    const until = Date.now() + timeout
+    while (!(await page.evaluate(fn as (arg: A | undefined) => unknown, arg).catch(() => false))) {
+      if (Date.now() > until) throw new Error(`waited ${timeout} ms for ${String(fn)} at ${await page.evaluate(() => location.href + " " + document.readyState + " " + typeof window.auth).catch((e) => String(e))}; page errors: ${page.errors.join(" / ")}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  /** A tab on the app page with the provider configured, its client ready. */
+  async function appTab(storage: 'memory' | 'local' = 'memory'): Promise<TestPage> {
+    const page = await context().newPage()
+    const config = { issuer: provider.issuer, clientId: provider.clientId, postLogoutRedirectUri: appUrl(), storage }
+    await page.goto(appUrl())
+    // Firefox may load the next page before another tab's (or this one's) fresh localStorage write
+    // reaches it: reload until the page has its settings.
+    for (let attempt = 0; !(await page.evaluate(() => window.auth !== undefined)); attempt++) {
+      if (attempt === 20) throw new Error('the test page never got its settings')
+      await page.evaluate((settings) => localStorage.setItem('oidc-test', settings), JSON.stringify(config))
+      await new Promise((resolve) => setTimeout(resolve, attempt * 50))
+      await page.reload()
+    }
+    await page.evaluate(() => window.tokenkeeperReady)
+    return page
+  }
+
+  /** Logs in from `page` by redirect and waits until it is back at `returnTo`, logged in. */
+  async function logIn(page: TestPage, returnTo = '/test/browser/oidc.html?view=orders'): Promise<void> {
+    await page.evaluate((to) => void window.auth.login({ returnTo: to }), returnTo)
+    await settle(page, (href) => location.href === href && !!window.auth?.getSession(), `${suite.server.url}${returnTo}`)
+  }
+
+  const sessionOf = (page: TestPage) => page.evaluate(() => window.auth.getSession())
+  const errorCodes = (page: TestPage) => page.evaluate(() => window.events.filter((event) => event.type === 'error').map((event) => event.code))
+  /** The callback URL this tab came back to, from the page's own record of what it loaded. */
+  const callbackUrl = (page: TestPage) =>
+    page.evaluate(() => (JSON.parse(sessionStorage.getItem('visited') ?? '[]') as string[]).find((href) => href.includes('code=')))
+
+  it('logs in: app page → provider → callback → logged in at returnTo, with the ID token claims and no trace in the URL', async () => {
+    const page = await appTab()
+    await logIn(page)
+    const session = await sessionOf(page)
+    expect(session?.claims).toMatchObject({ sub: 'ada', name: 'Ada Lovelace', iss: provider.issuer })
+    expect(await page.evaluate(() => Object.keys(sessionStorage).filter((key) => key.startsWith('tokenkeeper.oidc:')))).toEqual([])
+    expect(await page.evaluate(() => location.search)).toBe('?view=orders')
+    expect(provider.events.grants.authorization_code).toBe(1)
+    const callback = new URL((await callbackUrl(page))!)
+    expect(callback.searchParams.get('iss')).toBe(provider.issuer)
+    const me = await page.evaluate(async (issuer) => (await window.auth.fetch(`${issuer}/me`)).json(), provider.issuer)
+    expect(me).toMatchObject({ sub: 'ada', email: 'ada@example.com' })
+    expect(await errorCodes(page)).toEqual([])
+    expect(page.errors).toEqual([])
+  }, 60_000)
+
+  it('four tabs through twenty rotations: one session everywhere, no refresh token used twice', async () => {
+    const first = await appTab()
+    await logIn(first)
+    const tabs = [first, await appTab(), await appTab(), await appTab()]
+    for (const tab of tabs) await settle(tab, () => !!window.auth.getSession())
+    for (let rotation = 0; rotation < 20; rotation++) await tabs[rotation % 4]!.evaluate(() => window.auth.refresh())
+    // And all at once, five times: one refresh across the tabs each time, never the same token twice.
+    for (let burst = 0; burst < 5; burst++) await Promise.all(tabs.map((tab) => tab.evaluate(() => window.auth.refresh())))
+    const held = await first.evaluate(() => window.auth.getSession()!.accessToken)
+    for (const tab of tabs) await settle(tab, (token) => window.auth.getSession()?.accessToken === token, held)
+    expect(provider.events.refreshTokenReuse).toBe(0)
+    expect(provider.events.grantRevoked).toEqual([])
+    expect(provider.events.grants.refresh_token).toBeGreaterThanOrEqual(25)
+    expect(provider.events.grants.refresh_token).toBeLessThanOrEqual(40)
+    const me = await tabs[2]!.evaluate(async (issuer) => (await window.auth.fetch(`${issuer}/me`)).status, provider.issuer)
+    expect(me).toBe(200)
+  }, 90_000)
+
+  it('logs out in one tab: every tab follows, the provider revokes the tokens and ends its session (RP-initiated), and the tab comes back logged out', async () => {
+    const first = await appTab('local')
+    await logIn(first)
+    const second = await appTab('local')
+    await settle(second, () => !!window.auth.getSession())
+    const token = await first.evaluate(() => window.auth.getSession()!.accessToken)
+    await first.evaluate(() => void window.auth.logout())
+    await settle(second, () => window.auth.getSession() === null)
+    // The first tab went to the provider's end_session endpoint and was sent back here, with its state.
+    await settle(first, (href) => location.href.startsWith(`${href}?state=`) && window.auth !== undefined && document.readyState === 'complete', appUrl())
+    await first.evaluate(() => window.tokenkeeperReady)
+    expect(await sessionOf(first)).toBeNull()
+    expect(provider.events.endSession).toBe(1)
+    expect(provider.events.revocations).toBeGreaterThanOrEqual(1)
+    // The token is dead at the provider, not only forgotten here.
+    const status = await second.evaluate(
+      async ({ issuer, token }) => (await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status,
+      { issuer: provider.issuer, token },
+    )
+    expect(status).toBe(401)
+  }, 60_000)
+
+  it('refuses a callback opened again after it completed: invalid_callback, the code redeemed once', async () => {
+    const page = await appTab()
+    await logIn(page)
+    const callback = (await callbackUrl(page))!
+    await page.goto(callback)
+    await settle(page, () => window.auth !== undefined)
+    await page.evaluate(() => window.tokenkeeperReady)
+    expect(await errorCodes(page)).toEqual(['invalid_callback'])
+    expect(await page.evaluate(() => location.search)).toBe('')
+    expect(provider.events.grants.authorization_code).toBe(1)
+    expect(provider.events.codeReuse).toBe(0)
+  }, 60_000)
+
+  it('refuses a callback whose state was changed, and turns a denied login into login_refused', async () => {
+    const page = await appTab()
+    await page.evaluate(() => void window.auth.login())
+    await settle(page, () => location.search.includes('code=') || (window.auth !== undefined && window.events.length > 0))
+    await page.evaluate(() => window.tokenkeeperReady)
+    // That login completed; now the same callback with a state no login of this tab made.
+    const forged = new URL((await callbackUrl(page))!)
+    forged.searchParams.set('state', 'forged-by-a-link')
+    await page.goto(forged.href)
+    await settle(page, () => window.auth !== undefined)
+    await page.evaluate(() => window.tokenkeeperReady)
+    expect(await errorCodes(page)).toEqual(['invalid_callback'])
+    expect(provider.events.grants.authorization_code).toBe(1)
+
+    provider.denyNext()
+    await page.evaluate(() => void window.auth.login())
+    await settle(page, () => window.events?.some((event) => event.code === 'login_refused'))
+    expect(await page.evaluate(() => location.search)).toBe('')
+    expect(provider.events.grants.authorization_code).toBe(1)
+  }, 60_000)
+})
