@@ -96,10 +96,6 @@ function decodeClaims(token: string | undefined): Record<string, unknown> | unde
   }
 }
 
-/** What a session shows: the access token's claims, or for an opaque one the ID token's. */
-const sessionClaims = <Claims>(claims: Record<string, unknown> | undefined, idToken: string | undefined): Claims =>
-  (claims ?? decodeClaims(idToken) ?? {}) as Claims
-
 const numeric = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isFinite(value) ? value : undefined
 
@@ -195,7 +191,8 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     session: {
       accessToken: record.accessToken,
       expiresAt,
-      claims: sessionClaims(decodeClaims(record.accessToken), record.idToken as string | undefined),
+      // The access token's claims, or for an opaque one the ID token's.
+      claims: (decodeClaims(record.accessToken) ?? decodeClaims(record.idToken as string | undefined) ?? {}) as Claims,
     },
     refreshToken: record.refreshToken as string | undefined,
     idToken: record.idToken as string | undefined,
