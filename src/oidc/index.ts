@@ -138,7 +138,7 @@ export function oidc(options: OidcOptions): Protocol {
           )
         } catch (failure) {
           // A refused code (invalid_grant: used, expired, or the verifier did not match) is the provider refusing this login.
-          if ((failure as AuthError).code === 'invalid_credentials') throw new AuthError('login_refused', failure instanceof Error ? failure.message : '', { status: (failure as AuthError).status })
+          if ((failure as AuthError).code === 'invalid_credentials') throw new AuthError('login_refused', DEV ? (failure as AuthError).message : '', { status: (failure as AuthError).status })
           throw failure
         }
       }
