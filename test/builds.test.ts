@@ -12,10 +12,14 @@ const { server } = useMockAuthServer()
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 type Core = typeof import('../src/index.js')
 type OAuth2 = typeof import('../src/oauth2/index.js')
+type Oidc = typeof import('../src/oidc/index.js')
 const load = async (dir: string) => ({
   core: (await import(/* @vite-ignore */ join(root, dir, 'index.js'))) as Core,
   oauth2: ((await import(/* @vite-ignore */ join(root, dir, 'oauth2.js'))) as OAuth2).oauth2,
+  oidc: ((await import(/* @vite-ignore */ join(root, dir, 'oidc.js'))) as Oidc).oidc,
 })
+const ISSUER = 'https://sso.example.com/realms/app'
+const oidcOptions = { issuer: ISSUER, clientId: 'spa', redirectUri: 'https://app.example.com/callback' }
 
 /** Ways to fail, each run in a build: what it throws or rejects with. */
 const failures: [string, (build: Awaited<ReturnType<typeof load>>) => unknown][] = [
@@ -46,6 +50,11 @@ const failures: [string, (build: Awaited<ReturnType<typeof load>>) => unknown][]
     return core.createAuthClient({ baseUrl: BASE_URL, crossTab: false }).login({ username: 'ada', password: 'lovelace' })
   }],
   ['an oauth2 login without a username', ({ core, oauth2 }) => core.createAuthClient({ baseUrl: BASE_URL, crossTab: false, protocol: oauth2() }).login({ password: 'x' })],
+  ['an oidc option the protocol sets itself', ({ oidc }) => oidc({ ...oidcOptions, authorizationParams: { state: 'mine' } })],
+  ['an oidc login whose discovery document names another issuer', ({ core, oidc }) => {
+    server.use(http.get(`${ISSUER}/.well-known/openid-configuration`, () => HttpResponse.json({ issuer: 'https://evil.example.com' })))
+    return core.createAuthClient({ baseUrl: BASE_URL, crossTab: false, protocol: oidc(oidcOptions) }).login()
+  }],
 ]
 
 async function outcome(run: () => unknown) {
