@@ -31,9 +31,9 @@ describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) 
   }
 
   /** A tab on the app page with the provider configured, its client ready. */
-  async function appTab(storage: 'memory' | 'local' = 'memory'): Promise<TestPage> {
+  async function appTab(storage: 'memory' | 'local' = 'memory', capture = false): Promise<TestPage> {
     const page = await context().newPage()
-    const config = { issuer: provider.issuer, clientId: provider.clientId, postLogoutRedirectUri: appUrl(), storage }
+    const config = { issuer: provider.issuer, clientId: provider.clientId, postLogoutRedirectUri: appUrl(), storage, capture }
     await page.goto(appUrl())
     // Firefox may load the next page before another tab's (or this one's) fresh localStorage write
     // reaches it: reload until the page has its settings.
@@ -147,5 +147,25 @@ describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) 
     await settle(page, () => window.events?.some((event) => event.code === 'login_refused'))
     expect(await page.evaluate(() => location.search)).toBe('')
     expect(provider.events.grants.authorization_code).toBe(1)
+  }, 60_000)
+
+  it.each<[string, (callback: URL) => void]>([
+    ['an iss of another issuer', (callback) => callback.searchParams.set('iss', 'https://evil.example.com')],
+    ['no iss, from a provider that promises one', (callback) => callback.searchParams.delete('iss')],
+    ['no state', (callback) => callback.searchParams.delete('state')],
+  ])('refuses a real callback changed to carry %s: invalid_callback, the code never redeemed, the URL cleaned', async (_, tamper) => {
+    const page = await appTab('memory', true)
+    await page.evaluate(() => void window.auth.login())
+    await settle(page, () => sessionStorage.getItem('authorize-url'))
+    const request = (await page.evaluate(() => sessionStorage.getItem('authorize-url')))!
+    const callback = new URL(await provider.authorize(request))
+    tamper(callback)
+    await page.goto(callback.href)
+    await settle(page, () => window.auth !== undefined)
+    await page.evaluate(() => window.tokenkeeperReady)
+    expect(await errorCodes(page)).toEqual(['invalid_callback'])
+    expect(await page.evaluate(() => location.search)).toBe('')
+    expect(await sessionOf(page)).toBeNull()
+    expect(provider.events.grants.authorization_code).toBe(0)
   }, 60_000)
 })
