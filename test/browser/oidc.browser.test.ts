@@ -130,9 +130,7 @@ describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) 
 
   it('refuses a callback whose state was changed, and turns a denied login into login_refused', async () => {
     const page = await appTab()
-    await page.evaluate(() => void window.auth.login())
-    await settle(page, () => location.search.includes('code=') || (window.auth !== undefined && window.events.length > 0))
-    await page.evaluate(() => window.tokenkeeperReady)
+    await logIn(page, '/test/browser/oidc.html')
     // That login completed; now the same callback with a state no login of this tab made.
     const forged = new URL((await callbackUrl(page))!)
     forged.searchParams.set('state', 'forged-by-a-link')
