@@ -310,6 +310,13 @@ describe('oidc: refresh, rotation and logout against oidc-provider', () => {
     const back = new URL(await provider.endSession(endSession.href))
     expect(back.origin + back.pathname).toBe(`${APP}/`)
     expect(back.searchParams.get('state')).toBe(endSession.searchParams.get('state'))
+    // Back on the app: the client takes its own state out of the address bar, and only its own.
+    history.replaceState(null, '', `${back.href}&tab=2`)
+    await client().ready
+    expect(location.href).toBe(`${APP}/?tab=2`)
+    history.replaceState(null, '', `${APP}/?state=somebody-elses`)
+    await client().ready
+    expect(location.search).toBe('?state=somebody-elses')
     // The refresh token is dead at the provider.
     const answer = await fetch(`${provider.issuer}/token`, {
       method: 'POST',

@@ -2,7 +2,8 @@
 // checked before the server starts (a bad one stops it with a message naming it):
 //   PORT (default 8787), TOKEN_LIFETIME (seconds, default 30), SESSION_LIFETIME (seconds, default
 //   7 days), REFRESH_MODE (cookie | body), DEMO_SIGNING_KEY (a PKCS#8 EC P-256 key in PEM;
-//   generated at start when absent).
+//   generated at start when absent), OIDC_PORT (the OpenID Provider's port, default 8788).
+import { startDemoProvider } from '../oidc-provider/provider.mjs'
 import { startDemoServer } from './server.mjs'
 
 /** An environment variable as a whole number, or undefined when unset; anything else is refused. */
@@ -14,13 +15,18 @@ function whole(name) {
 }
 
 let server
+let provider
+let oidcPort
 try {
+  oidcPort = whole('OIDC_PORT') ?? 8788
   server = await startDemoServer({
     port: whole('PORT') ?? 8787,
     accessTokenLifetimeSec: whole('TOKEN_LIFETIME'),
     sessionLifetimeSec: whole('SESSION_LIFETIME'),
     refreshMode: process.env.REFRESH_MODE,
     signingKeyPem: process.env.DEMO_SIGNING_KEY,
+    // Asked at each request: the provider starts next, once this server's origin is known.
+    oidcIssuer: () => provider?.issuer,
   })
 } catch (error) {
   // Named as the environment names them: TOKEN_LIFETIME for accessTokenLifetimeSec, and so on.
@@ -30,17 +36,27 @@ try {
 }
 const lifetime = whole('TOKEN_LIFETIME') ?? 30
 
+// The OpenID Provider for the /oidc/ page, on its own port: another origin, as a real one would be.
+try {
+  provider = await startDemoProvider({ port: oidcPort, appOrigin: server.url, accessTokenLifetimeSec: lifetime })
+} catch (error) {
+  console.error(`demo provider: not started: ${error.code === 'EADDRINUSE' ? 'OIDC_PORT is in use' : error.message.replace(/^port\b/, 'OIDC_PORT')}`)
+  await server.close()
+  process.exit(1)
+}
+
 console.log(`
 tokenkeeper demo
   vanilla app:  ${server.url}/
   React app:    ${server.url}/react/
+  OpenID app:   ${server.url}/oidc/  (logs in at the OpenID Provider ${provider.issuer})
   users:        ada / lovelace, grace / hopper
   tokens live ${lifetime} s (TOKEN_LIFETIME), so a silent refresh comes every ${Math.round(Math.min(60, lifetime / 2))} s or so; open two tabs.
 Ctrl-C to stop.`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, async () => {
-    await server.close()
+    await Promise.all([server.close(), provider.close()])
     process.exit(0)
   })
 }

@@ -24,6 +24,11 @@ export interface DemoServerOptions {
   requestTimeoutSec?: number
   /** A user's live sessions; a login beyond it ends the user's oldest. @default 10 */
   sessionsPerUser?: number
+  /**
+   * The OpenID Provider the `/oidc/` page logs in with (examples/oidc-provider), or a function
+   * giving it when asked (the provider starts after this server, as it needs this server's origin).
+   */
+  oidcIssuer?: string | (() => string | undefined)
 }
 export interface DemoServer {
   url: string

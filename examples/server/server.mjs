@@ -34,6 +34,9 @@ const SETTINGS = {
   failedLoginWindowSec: [15 * 60, (v) => Number.isInteger(v) && v >= 1 && v <= 86_400, 'whole seconds, 1 to 86400'],
   requestTimeoutSec: [10, (v) => Number.isInteger(v) && v >= 1 && v <= 300, 'whole seconds, 1 to 300'],
   sessionsPerUser: [10, (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer, 1 to 1000'],
+  // The OpenID Provider the /oidc/ page logs in with (examples/oidc-provider), or a function giving
+  // it: the provider is started after this server, as it needs this server's origin.
+  oidcIssuer: [undefined, (v) => v === undefined || typeof v === 'function' || (typeof v === 'string' && URL.canParse(v)), 'a URL, or a function returning one'],
 }
 
 /**
@@ -112,6 +115,7 @@ export async function startDemoServer(options = {}) {
   }
   const { accessTokenLifetimeSec, refreshTokenLifetimeSec, sessionLifetimeSec, refreshMode } = settings
   const { users } = JSON.parse(await readFile(settings.usersFile, 'utf8'))
+  const oidcIssuer = () => (typeof settings.oidcIssuer === 'function' ? settings.oidcIssuer() : settings.oidcIssuer) ?? null
   const { privateKey, publicKey } = await signingKeys(settings.signingKeyPem)
   const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, unauthorized: 0, throttled: 0 }
 
@@ -321,7 +325,7 @@ export async function startDemoServer(options = {}) {
       }
       return [200, { sub: claims.sub, name: claims.name, exp: claims.exp, checkedAt: Date.now() }]
     },
-    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec }],
+    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec, oidcIssuer: oidcIssuer() }],
     'GET /.well-known/jwks.json': async () => [200, { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] }],
   }
   /** The methods each API path takes, for 405's Allow. */
@@ -336,6 +340,8 @@ export async function startDemoServer(options = {}) {
     '/vanilla/app.js': 'examples/vanilla/app.js',
     '/react/': 'examples/react/index.html',
     '/react/app.js': 'examples/react/build/app.js',
+    '/oidc/': 'examples/oidc/index.html',
+    '/oidc/app.js': 'examples/oidc/app.js',
     '/style.css': 'examples/vanilla/style.css',
     '/vendor/jwt-decode.js': 'node_modules/jwt-decode/build/esm/index.js',
   }
@@ -361,7 +367,10 @@ export async function startDemoServer(options = {}) {
       const hashes = [...body.toString().matchAll(/<script type="importmap">([\s\S]*?)<\/script>/g)].map(
         (match) => `'sha256-${createHash('sha256').update(match[1]).digest('base64')}'`,
       )
-      headers['content-security-policy'] = `default-src 'self'; script-src 'self' ${hashes.join(' ')}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`
+      // The /oidc/ page also talks to its OpenID Provider (discovery, tokens, revocation).
+      const issuer = file === join(repo, staticFiles['/oidc/']) ? oidcIssuer() : null
+      const connect = issuer ? `; connect-src 'self' ${new URL(issuer).origin}` : ''
+      headers['content-security-policy'] = `default-src 'self'; script-src 'self' ${hashes.join(' ')}${connect}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`
     }
     response.writeHead(200, { ...headers, 'content-length': body.length })
     response.end(request.method === 'HEAD' ? undefined : body)

@@ -15,6 +15,8 @@ export interface Attempt {
 export type Callback = { params: URLSearchParams; attempt: Attempt; problem?: undefined } | { params: URLSearchParams; attempt?: undefined; problem: AuthError }
 
 const PREFIX = 'tokenkeeper.oidc:'
+/** The `state` of the RP-initiated logout this tab left for, so its return can be cleaned up. */
+const LOGOUT_KEY = `${PREFIX}logout`
 /** How long a login may stay at the provider, as oidc-client-ts allows: time for a slow second factor. */
 const ATTEMPT_TTL_MS = 15 * 60_000
 /** What a provider adds to the redirect URI, removed from the address bar at once. */
@@ -54,6 +56,15 @@ export function saveAttempt(state: string, attempt: Attempt): void {
   }
 }
 
+/** Keeps the `state` sent to the provider's end_session endpoint (sessionStorage failing: nothing kept). */
+export function saveLogoutState(state: string): void {
+  try {
+    sessionStorage.setItem(LOGOUT_KEY, state)
+  } catch {
+    // the return keeps its ?state= then: harmless
+  }
+}
+
 /**
  * Takes the callback from the page's URL, synchronously, or gives undefined when the page is not
  * the redirect URI with a `code` or an `error`. The attempt is read **and removed** and the
@@ -65,8 +76,21 @@ export function takeCallback(redirectUri: URL): Callback | undefined {
   if (!href) return undefined // not in a browser
   const url = new URL(href)
   const params = new URLSearchParams(url.search)
-  if (url.origin !== redirectUri.origin || url.pathname !== redirectUri.pathname || !(params.has('code') || params.has('error'))) return undefined
   const state = params.get('state')
+  if (!(params.has('code') || params.has('error'))) {
+    // Back from the provider's logout, with the state this tab sent: it leaves the address bar too.
+    try {
+      if (state && state === sessionStorage.getItem(LOGOUT_KEY)) {
+        sessionStorage.removeItem(LOGOUT_KEY)
+        url.searchParams.delete('state')
+        history.replaceState(history.state, '', url.href)
+      }
+    } catch {
+      // no sessionStorage: nothing was kept
+    }
+    return undefined
+  }
+  if (url.origin !== redirectUri.origin || url.pathname !== redirectUri.pathname) return undefined
   let attempt: Attempt | undefined
   try {
     if (state) {

@@ -6,7 +6,7 @@ import { DEV } from '../dev.js'
 import { discover, type ProviderEndpoints } from './discovery.js'
 import { checkIdToken } from './idToken.js'
 import { pkcePair, randomToken } from './pkce.js'
-import { saveAttempt, takeCallback, type Callback } from './callback.js'
+import { saveAttempt, saveLogoutState, takeCallback, type Callback } from './callback.js'
 
 export type { ProviderEndpoints }
 
@@ -192,7 +192,9 @@ export function oidc(options: OidcOptions): Protocol {
           void provider().then(({ endSession }) => {
             if (!endSession) return
             const url = new URL(endSession)
-            const params = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri, state: randomToken(), ...(idToken && { id_token_hint: idToken }) }
+            const state = randomToken()
+            saveLogoutState(state)
+            const params = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri, state, ...(idToken && { id_token_hint: idToken }) }
             for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
             navigate(url.href)
           }, () => {})

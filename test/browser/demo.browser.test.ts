@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildReactExample } from '../../examples/react/build.mjs'
+import { startDemoProvider } from '../../examples/oidc-provider/provider.mjs'
 import { startDemoServer } from '../../examples/server/server.mjs'
 import type { TestBrowser } from './engines/index.js'
 import { countOf, describeInEngines, isVisible, root, textOf, waitForVisible, waitUntil, type TestPage as Page } from './harness.js'
@@ -11,16 +12,19 @@ const screenshots = join(root, 'test-results')
 
 describeInEngines('the demo, end to end,', (engine) => {
   let server: Awaited<ReturnType<typeof startDemoServer>>
+  let provider: Awaited<ReturnType<typeof startDemoProvider>> | undefined
   let browser: TestBrowser
 
   beforeAll(async () => {
     await buildReactExample()
     // 4-second tokens: a silent refresh every 2 s, so two happen within the test.
-    server = await startDemoServer({ accessTokenLifetimeSec: 4 })
+    server = await startDemoServer({ accessTokenLifetimeSec: 4, oidcIssuer: () => provider?.issuer })
+    provider = await startDemoProvider({ port: 0, appOrigin: server.url, accessTokenLifetimeSec: 4 })
     browser = await engine.launch()
   }, 60_000)
   afterAll(async () => {
     await browser?.close()
+    await provider?.close()
     await server?.close()
   })
 
@@ -113,6 +117,48 @@ describeInEngines('the demo, end to end,', (engine) => {
     expect(await isVisible(page, '#session-panel')).toBe(true)
     await context.close()
   }, 30_000)
+
+  /** Waits for `selector` on whatever page the tab is on, across the redirects between app and provider. */
+  const arriveAt = async (page: Page, selector: string) => {
+    const until = Date.now() + 15_000
+    while (!(await page.evaluate((s) => document.readyState === 'complete' && document.querySelector(s)?.checkVisibility() === true, selector).catch(() => false))) {
+      if (Date.now() > until) throw new Error(`${selector} never showed (at ${await page.evaluate(() => location.href).catch(() => '?')})`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+
+  it("the OpenID page: logs in at the provider's form, refreshes, logs out there too, and a cancelled login says login_refused", async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await open(page, '/oidc/')
+    await arriveAt(page, '#login-panel')
+    await page.click('#login')
+    await arriveAt(page, '#login-form')
+    expect(await page.evaluate(() => location.origin)).toBe(new URL(provider!.issuer).origin)
+    await page.fill('input[name="username"]', 'ada')
+    await page.fill('input[name="password"]', 'wrong')
+    await page.click('#login-form #login')
+    await arriveAt(page, '#login-error')
+    await page.fill('input[name="password"]', 'lovelace')
+    await page.click('#login-form #login')
+    await arriveAt(page, '#session-panel')
+    expect(await textOf(page, '#claim-name')).toBe('Ada Lovelace')
+    expect(await textOf(page, '#claim-email')).toBe('ada@example.com')
+    expect(await page.evaluate(() => location.search)).toBe('')
+    await expect.poll(() => countOf(page, '#event-log li[data-type="refresh"]'), { timeout: 10_000 }).toBeGreaterThanOrEqual(1)
+
+    await page.click('#logout')
+    await arriveAt(page, '#login-panel')
+    await expect.poll(() => countOf(page, '#event-log li[data-type="provider-logout"]'), { timeout: 10_000 }).toBe(1)
+    // The provider's session ended with ours: the next login asks for the password again; cancel it.
+    await page.click('#login')
+    await arriveAt(page, '#login-form')
+    await page.click('#cancel')
+    await arriveAt(page, '#login-panel')
+    await expect.poll(() => textOf(page, '#login-message'), { timeout: 10_000 }).toContain('login_refused')
+    expect(page.errors).toEqual([])
+    await context.close()
+  }, 60_000)
 
   it('answers bad requests with clear 4xx JSON errors and survives them', async () => {
     const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>

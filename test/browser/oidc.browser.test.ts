@@ -101,9 +101,11 @@ describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) 
     const token = await first.evaluate(() => window.auth.getSession()!.accessToken)
     await first.evaluate(() => void window.auth.logout())
     await settle(second, () => window.auth.getSession() === null)
-    // The first tab went to the provider's end_session endpoint and was sent back here, with its state.
-    await settle(first, (href) => location.href.startsWith(`${href}?state=`) && window.auth !== undefined && document.readyState === 'complete', appUrl())
+    // The first tab went to the provider's end_session endpoint and was sent back here; the client
+    // took the state it had sent out of the address bar.
+    await settle(first, () => JSON.parse(sessionStorage.getItem('visited') ?? '[]').some((href: string) => href.includes('?state=')) && window.auth !== undefined)
     await first.evaluate(() => window.tokenkeeperReady)
+    expect(await first.evaluate(() => location.search)).toBe('')
     expect(await sessionOf(first)).toBeNull()
     expect(provider.events.endSession).toBe(1)
     expect(provider.events.revocations).toBeGreaterThanOrEqual(1)

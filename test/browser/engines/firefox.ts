@@ -35,8 +35,20 @@ function pageOf(page: Page): TestPage {
     reload: async () => void (await page.reload()),
     close: () => page.close(),
     evaluate: ((fn: string | ((arg: unknown) => unknown), ...arg: unknown[]) => page.evaluate(fn, ...arg)) as TestPage['evaluate'],
-    fill: (selector, value) => page.locator(selector).fill(value),
-    click: (selector) => page.locator(selector).click(),
+    // A user types and clicks in the tab in front. Firefox shows one tab of a window and stops the
+    // animation frames of the others, which puppeteer's locators wait on: bring the tab forward first.
+    // Typing goes through an element handle: a locator's fill now and then never saw a field of a
+    // page that had just replaced itself (a form posted back to itself) as stable.
+    fill: async (selector, value) => {
+      await page.bringToFront()
+      const field = (await page.waitForSelector(selector, { visible: true }))!
+      await field.evaluate((element) => void ((element as HTMLInputElement).value = ''))
+      await field.type(value)
+    },
+    click: async (selector) => {
+      await page.bringToFront()
+      await page.locator(selector).click()
+    },
     screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png`, fullPage: true })),
   }
 }
