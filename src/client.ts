@@ -11,7 +11,7 @@ import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
-import { renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
+import { handOver, renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { restoreSession } from './sessionRestore.js'
 import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
@@ -75,6 +75,8 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #sync: CrossTabSync | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
+  /** A login by redirect that this client completes (see `ready`). */
+  #redirected: Promise<unknown> | undefined
   /** The storage write of the latest transition. */
   #persisted: Promise<void> = Promise.resolve()
   #destroyed = false
@@ -141,9 +143,8 @@ export class AuthClient<Claims = JwtPayload> {
     }
     // A login by redirect completes before the stored session is read: it is the newer one.
     const resumed = this.#protocol.resume()
-    this.ready = restoreSession(this.#context, resumed && this.#signIn(resumed).catch((error) => this.#emit('error', error))).finally(() =>
-      this.#machine.started(),
-    )
+    this.#redirected = resumed && this.#signIn(resumed, true).catch((error) => this.#emit('error', error))
+    this.ready = restoreSession(this.#context, this.#redirected).finally(() => this.#machine.started())
   }
 
   /**
@@ -198,7 +199,7 @@ export class AuthClient<Claims = JwtPayload> {
   }
 
   /** Makes a login of the tokens on their way, unless a newer `login()` or `logout()` came meanwhile. */
-  async #signIn(arriving: Promise<TokenResponse>): Promise<Session<Claims>> {
+  async #signIn(arriving: Promise<TokenResponse>, redirected?: boolean): Promise<Session<Claims>> {
     const intent = ++this.#intents
     const tokens = await arriving
     let state: SessionState<Claims>
@@ -209,7 +210,11 @@ export class AuthClient<Claims = JwtPayload> {
       throw error
     }
     if (this.#destroyed || intent !== this.#intents) {
-      void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
+      // A redirect's code is spent: a client destroyed meanwhile (React StrictMode's second effect)
+      // leaves the session to the next one. Otherwise it is revoked, and a logout that overtook a
+      // redirect login ends the provider's session too, as it would have once the login was done.
+      if (this.#destroyed && redirected) handOver(this.#context, state, 'login')
+      else void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
       throw this.#destroyed ? noSessionError(true, 'login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
     }
     const made = this.#transition(state, { kind: 'login' })
@@ -305,14 +310,13 @@ export class AuthClient<Claims = JwtPayload> {
     this.#events.clear()
     // A refresh in flight has spent the refresh token: keep the channel and the leader lock until
     // its result is told, or the tab that takes over would send the spent token again.
+    // So does a login by redirect still being completed, whose session goes to the next client.
     const sync = this.#sync
     const flight = this.#flight.current()
-    if (flight) {
-      sync?.retire() // a follower waiting on the leader gives up now
-      void flight.catch(noop).finally(() => sync?.close())
-    } else {
-      sync?.close()
-    }
+    if (flight) sync?.retire() // a follower waiting on the leader gives up now
+    const busy = flight ?? this.#redirected
+    if (busy) void busy.catch(noop).finally(() => sync?.close())
+    else sync?.close()
   }
 
   get #state(): SessionState<Claims> | undefined {

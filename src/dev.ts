@@ -3,6 +3,7 @@
  * `development` export condition (Vite's dev server, webpack in development mode) picks the one
  * where this is true, with descriptive messages; the default, production build replaces this
  * module with `false`, and every message behind it drops out. Codes, statuses and behaviour are
- * the same in both. A constant, not `process.env.NODE_ENV`, which plain browser ESM does not have.
+ * the same in both. A constant, not the NODE_ENV environment variable, which plain browser ESM
+ * cannot read.
  */
 export const DEV: boolean = true

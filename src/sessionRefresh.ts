@@ -108,13 +108,24 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
 function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
   const held = deps.machine.state()
   if (deps.destroyed() && held === from) {
-    const state = { ...late, gen: nextGen(deps.machine.clock(), deps.options.clock.now()), tab: deps.tabId }
-    void deps.store.save(state)
-    deps.sync?.publish(sessionChange(state, state.gen, 'refresh'))
+    handOver(deps, late, 'refresh')
   } else if (held?.sid !== from.sid) {
     revokeReplaced(deps, late)
   }
   return stateOf(deps, from.sid)
+}
+
+/**
+ * A session a destroyed client got too late to hold, for which the server spent something (a
+ * rotated refresh token, a redeemed code): stored for the next client and told to the other tabs,
+ * rather than lost.
+ */
+export function handOver<Claims>(deps: SessionContext<Claims>, late: SessionState<Claims>, cause: 'login' | 'refresh'): void {
+  const gen = nextGen(deps.machine.clock(), deps.options.clock.now())
+  // A login's generation is its birth: a logout any tab made before it must not end it.
+  const state = { ...late, gen, tab: deps.tabId, born: cause === 'login' ? gen : late.born }
+  void deps.store.save(state)
+  deps.sync?.publish(sessionChange(state, gen, cause))
 }
 
 /**

@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createAuthClient, isAuthError, type AuthClient, type AuthError } from '../src/index.js'
 import { oidc, type OidcOptions } from '../src/oidc/index.js'
+import { createFakeLocks } from './helpers.js'
 import { startOidcProvider, type OidcProviderFixture } from './support/oidcProvider.mjs'
 
 // The protocol's steps in happy-dom against a real OpenID Provider (oidc-provider, in-process on
@@ -339,3 +340,115 @@ function withClaims(jwt: string, claims: Record<string, unknown>): string {
   const decoded = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
   return [header, Buffer.from(JSON.stringify({ ...decoded, ...claims })).toString('base64url'), signature].join('.')
 }
+
+// Found by an outside probe of the entry; each kept as a plain regression test.
+describe('oidc: what an outside probe found', () => {
+  it('a browser whose history.replaceState throws still completes the login, and the attempt is gone', async () => {
+    const request = await leaveForProvider(client())
+    history.replaceState(null, '', await provider.authorize(request.href))
+    const replaceState = history.replaceState
+    history.replaceState = () => {
+      throw new DOMException('too many calls', 'SecurityError')
+    }
+    try {
+      const auth = client()
+      expect((await auth.ready)?.claims).toMatchObject({ sub: 'ada' })
+    } finally {
+      history.replaceState = replaceState
+    }
+    expect(sessionStorage.length).toBe(0)
+    expect(provider.events.grants.authorization_code).toBe(1)
+  })
+
+  it('a client destroyed while it completes the callback (React StrictMode) leaves the session to the next one, through the other tabs', async () => {
+    const locks = createFakeLocks()
+    const tab = { crossTab: true, locks, storageKey: `strict-${Date.now()}`, tabSyncTimeoutMs: 30 }
+    const request = await leaveForProvider(client())
+    history.replaceState(null, '', await provider.authorize(request.href))
+    const first = createAuthClient({ baseUrl: provider.issuer, fetch: fetchThroughRewrite, protocol: oidc({ issuer: provider.issuer, clientId: provider.clientId, redirectUri: REDIRECT_URI }), ...tab })
+    first.destroy()
+    const second = createAuthClient({ baseUrl: provider.issuer, fetch: fetchThroughRewrite, protocol: oidc({ issuer: provider.issuer, clientId: provider.clientId, redirectUri: REDIRECT_URI }), ...tab })
+    clients.push(first, second)
+    await expect.poll(() => second.getSession()?.claims.sub, { timeout: 5_000 }).toBe('ada')
+    expect(provider.events.grants.authorization_code).toBe(1)
+    expect(provider.events.revocations).toBe(0)
+  })
+
+  it.each<[string, (url: string, body: Record<string, unknown>) => Record<string, unknown>]>([
+    ['an ID token with another nonce', (url, body) => (url.endsWith('/token') ? { ...body, id_token: withClaims(body.id_token as string, { nonce: 'replayed' }) } : body)],
+    ['token_type DPoP', (url, body) => (url.endsWith('/token') ? { ...body, token_type: 'DPoP' } : body)],
+    ['a negative expires_in', (url, body) => (url.endsWith('/token') ? { ...body, expires_in: -5 } : body)],
+  ])('tokens the client refuses after a 2xx (%s) are revoked at the provider, not left valid', async (_, answer) => {
+    const request = await leaveForProvider(client())
+    const callback = await provider.authorize(request.href)
+    rewrite = answer
+    const page = returnTo(callback)
+    expect(await page.auth.ready).toBeNull()
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_response'])
+    await expect.poll(() => provider.events.revocations).toBeGreaterThanOrEqual(1)
+    rewrite = undefined
+    const refused = await fetch(`${provider.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: issuedRefreshTokens.at(-1)!, client_id: provider.clientId }),
+    })
+    expect(refused.status).toBe(400)
+  })
+
+  it('endpoints given as paths resolve against baseUrl, as the option says', async () => {
+    const auth = createAuthClient({
+      baseUrl: provider.issuer,
+      crossTab: false,
+      protocol: oidc({ issuer: provider.issuer, clientId: provider.clientId, redirectUri: REDIRECT_URI, endpoints: { authorization: '/auth', token: '/token' }, navigate: (url) => navigations.push(url) }),
+    })
+    clients.push(auth)
+    const request = await leaveForProvider(auth)
+    expect(request.origin + request.pathname).toBe(`${provider.issuer}/auth`)
+  })
+
+  it('a returnTo that is not a URL is invalid_argument', async () => {
+    await expect(client().login({ returnTo: 'http://[' })).rejects.toMatchObject({ code: 'invalid_argument' })
+  })
+
+  it('a login whose own scope asks for openid sends a nonce and checks the ID token, whatever the option says', async () => {
+    const request = await leaveForProvider(client({ scope: 'profile' }), { scope: 'openid profile' })
+    expect(request.searchParams.get('nonce')).toMatch(/^[\w-]{43}$/)
+    const callback = await provider.authorize(request.href)
+    rewrite = (url, body) => (url.endsWith('/token') ? { ...body, id_token: withClaims(body.id_token as string, { nonce: 'other' }) } : body)
+    const page = returnTo(callback, { scope: 'profile' })
+    await page.auth.ready
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_response'])
+  })
+
+  it.each([
+    ['a second iss', (url: URL) => url.searchParams.append('iss', 'https://evil.example.com')],
+    ['a second state', (url: URL) => url.searchParams.append('state', 'made-up')],
+  ])('a callback with %s is refused, its code never sent', async (_, tamper) => {
+    const request = await leaveForProvider(client())
+    const callback = new URL(await provider.authorize(request.href))
+    tamper(callback)
+    const page = returnTo(callback.href)
+    await page.auth.ready
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_callback'])
+    expect(provider.events.grants.authorization_code).toBe(0)
+  })
+
+  it.each([
+    ['an empty verifier', { verifier: '' }],
+    ['a time that is not a number', { at: String(Date.now()) }],
+  ])('a stored attempt with %s is refused', async (_, change) => {
+    const request = await leaveForProvider(client())
+    const key = `tokenkeeper.oidc:${request.searchParams.get('state')}`
+    sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)!), ...change }))
+    const page = returnTo(await provider.authorize(request.href))
+    await page.auth.ready
+    expect(page.errors.map((error) => error.code)).toEqual(['invalid_callback'])
+    expect(provider.events.grants.authorization_code).toBe(0)
+  })
+
+  it('a discovery document with an endpoint that is not a string is refused', async () => {
+    rewrite = (url, body) => (url.includes('/.well-known/') ? { ...body, authorization_endpoint: [body.authorization_endpoint] } : body)
+    await expect(client().login()).rejects.toMatchObject({ code: 'invalid_response' })
+    expect(navigations).toEqual([])
+  })
+})
+

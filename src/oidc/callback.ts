@@ -27,7 +27,9 @@ function readAttempt(raw: string | null): Attempt | undefined {
   try {
     const attempt = JSON.parse(raw!) as Attempt
     const age = Date.now() - attempt.at
-    return typeof attempt.verifier === 'string' &&
+    // A verifier as RFC 7636 §4.1 makes them (this client makes 43 characters).
+    return /^[\w.~-]{43,128}$/.test(attempt.verifier) &&
+      typeof attempt.at === 'number' &&
       (attempt.nonce === undefined || typeof attempt.nonce === 'string') &&
       new URL(attempt.returnTo).origin === location.origin &&
       age >= -60_000 &&
@@ -101,8 +103,15 @@ export function takeCallback(redirectUri: URL): Callback | undefined {
     // no sessionStorage: no attempt
   }
   for (const name of CALLBACK_PARAMS) url.searchParams.delete(name)
-  history.replaceState(history.state, '', attempt?.returnTo ?? url.href)
-  return attempt
+  try {
+    history.replaceState(history.state, '', attempt?.returnTo ?? url.href)
+  } catch {
+    // A browser that refuses (a sandboxed frame, Safari's limit on history calls): the code stays in
+    // the address bar, but the attempt is gone, so a reload can never redeem it again.
+  }
+  // RFC 6749 §3.1: no parameter twice; a second `iss` or `state` could be someone else's.
+  const repeated = ['code', 'state', 'iss', 'error'].some((name) => params.getAll(name).length > 1)
+  return attempt && !repeated
     ? { params, attempt }
-    : { params, problem: new AuthError('invalid_callback', DEV ? `callback: ${state ? 'no login of this tab waits for this state (unknown, expired or used already)' : 'no state'}` : '') }
+    : { params, problem: new AuthError('invalid_callback', DEV ? `callback: ${repeated ? 'a parameter came twice' : state ? 'no login of this tab waits for this state (unknown, expired or used already)' : 'no state'}` : '') }
 }

@@ -55,11 +55,14 @@ export function discover(server: AuthServer, issuer: string, given: ProviderEndp
       if (Array.isArray(methods) && !methods.includes('S256')) throw invalid('the provider does not take S256 PKCE challenges')
     }
     const endpoint = (name: keyof typeof names): string | undefined => {
-      const value = given[name] ?? metadata[names[name]]
+      // Given: checked at creation already, a path resolving against baseUrl as every endpoint does.
+      if (given[name]) return server.url(`endpoints.${name}`, given[name])
+      const value = metadata[names[name]]
       if (value === undefined) return undefined
       try {
         // Absolute: a path in a discovery document would otherwise resolve against baseUrl.
-        return server.url(names[name], new URL(value as string).href)
+        if (typeof value !== 'string') throw new TypeError('not a string')
+        return server.url(names[name], new URL(value).href)
       } catch (cause) {
         throw invalid(`${names[name]} is not an absolute https URL`, cause)
       }

@@ -90,7 +90,6 @@ export function oidc(options: OidcOptions): Protocol {
   for (const key in options) {
     if (!['issuer', 'clientId', 'redirectUri', 'scope', 'authorizationParams', 'postLogoutRedirectUri', 'endpoints', 'navigate'].includes(key)) throw bad(key, 'a known option')
   }
-  const wantsIdToken = scope.split(' ').includes('openid')
 
   return {
     connect(server: AuthServer) {
@@ -105,14 +104,24 @@ export function oidc(options: OidcOptions): Protocol {
       const requestTokens = async (operation: 'login' | 'refresh', fields: Record<string, string>, expected: Parameters<typeof checkIdToken>[2]): Promise<TokenResponse> => {
         const { token } = await provider()
         const answer = await server.post(operation, token, body(fields), form)
-        const tokens = judgeTokenAnswer(answer, operation, token)
-        const { id_token: idToken, token_type: type } = answer.body as { id_token?: unknown; token_type?: unknown }
-        // A token bound to a key (DPoP) sent as a bearer token would be refused, or worse, accepted.
-        if (typeof type === 'string' && type.toLowerCase() !== 'bearer') {
-          throw new AuthError('invalid_response', DEV ? `${operation}: the token endpoint answered token_type ${JSON.stringify(type.slice(0, 20))}, not Bearer` : '')
+        const issued = (answer.body ?? {}) as { access_token?: unknown; refresh_token?: unknown; id_token?: unknown; token_type?: unknown }
+        const { id_token: idToken, token_type: type } = issued
+        try {
+          const tokens = judgeTokenAnswer(answer, operation, token)
+          // A token bound to a key (DPoP) sent as a bearer token would be refused, or worse, accepted.
+          if (typeof type === 'string' && type.toLowerCase() !== 'bearer') {
+            throw new AuthError('invalid_response', DEV ? `${operation}: the token endpoint answered token_type ${JSON.stringify(type.slice(0, 20))}, not Bearer` : '')
+          }
+          // An ID token is due at a login that sent a nonce (scope openid); a refresh may keep the old one.
+          if (idToken === undefined && expected.nonce === undefined) return { ...tokens, idToken: expected.previous }
+          return { ...tokens, idToken: checkIdToken(operation, idToken, expected) }
+        } catch (error) {
+          // A 2xx answer the client refuses: the server issued these tokens, and nobody will hold
+          // them, so they must not stay valid.
+          const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined)
+          if (answer.ok) void revokeTokens(text(issued.access_token), text(issued.refresh_token))
+          throw error
         }
-        if (idToken === undefined && (operation === 'refresh' || !wantsIdToken)) return { ...tokens, idToken: expected.previous }
-        return { ...tokens, idToken: checkIdToken(operation, idToken, expected) }
       }
 
       async function complete(callback: Callback & { problem?: undefined }): Promise<TokenResponse> {
@@ -145,7 +154,16 @@ export function oidc(options: OidcOptions): Protocol {
 
       const revoke = async (token: string | undefined, hint: string): Promise<boolean> => {
         const { revocation } = await provider()
-        return !!revocation && revokeAt(server, revocation, body({ token: token!, token_type_hint: hint }), form)
+        return !!revocation && token !== undefined && revokeAt(server, revocation, body({ token, token_type_hint: hint }), form)
+      }
+      async function revokeTokens(accessToken: string | undefined, refreshToken: string | undefined): Promise<boolean> {
+        try {
+          // The refresh token first: it is the one that could mint new access tokens.
+          const refreshRevoked = refreshToken === undefined || (await revoke(refreshToken, 'refresh_token'))
+          return (await revoke(accessToken, 'access_token')) && refreshRevoked
+        } catch {
+          return false // no discovery, no revocation
+        }
       }
 
       return {
@@ -156,12 +174,18 @@ export function oidc(options: OidcOptions): Protocol {
           if (!isStrings(asked) || typeof returnTo !== 'string' || Object.keys(asked).some((name) => OWN_PARAMS.includes(name))) {
             throw new AuthError('invalid_argument', DEV ? 'login: oidc takes { returnTo, ...authorization parameters }, all strings, none the protocol sets itself' : '')
           }
-          const back = new URL(returnTo, location.href)
-          if (back.origin !== location.origin) throw new AuthError('invalid_argument', DEV ? 'login: returnTo must be on this origin' : '')
+          let back: URL | undefined
+          try {
+            back = new URL(returnTo, location.href)
+          } catch {
+            // reported below
+          }
+          if (back?.origin !== location.origin) throw new AuthError('invalid_argument', DEV ? 'login: returnTo must be a URL on this origin' : '')
           const { authorization } = await provider()
           const [verifier, challenge] = await pkcePair()
           const state = randomToken()
-          const nonce = wantsIdToken ? randomToken() : undefined
+          // The scope of this login: a nonce whenever it asks for an ID token.
+          const nonce = (asked.scope ?? scope).split(' ').includes('openid') ? randomToken() : undefined
           saveAttempt(state, { verifier, nonce, returnTo: back.href, at: Date.now() })
           const url = new URL(authorization)
           const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, ...authorizationParams, ...asked, state, code_challenge: challenge, code_challenge_method: 'S256', ...(nonce && { nonce }) }
@@ -174,15 +198,7 @@ export function oidc(options: OidcOptions): Protocol {
           if (refreshToken === undefined) return Promise.reject(new AuthError('session_expired', DEV ? 'refresh: no refresh token' : ''))
           return requestTokens('refresh', { grant_type: 'refresh_token', refresh_token: refreshToken }, { issuer, clientId, previous: idToken })
         },
-        async revoke(accessToken, refreshToken) {
-          try {
-            // The refresh token first: it is the one that could mint new access tokens.
-            const refreshRevoked = refreshToken === undefined || (await revoke(refreshToken, 'refresh_token'))
-            return (await revoke(accessToken, 'access_token')) && refreshRevoked
-          } catch {
-            return false // no discovery, no revocation
-          }
-        },
+        revoke: revokeTokens,
         resume() {
           const callback = takeCallback(callbackUrl)
           return callback && (callback.problem ? Promise.reject(callback.problem) : complete(callback))

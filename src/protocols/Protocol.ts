@@ -39,7 +39,14 @@ export interface AuthServer {
   get(operation: Operation, url: string): Promise<ServerAnswer>
 }
 
-/** What a request to the auth server is for, as its error messages name it. */
+/**
+ * What a request to the auth server is for, as its error messages name it.
+ *
+ * @example
+ * ```ts
+ * const answer = await server.get('discovery', 'https://sso.example.com/.well-known/openid-configuration')
+ * ```
+ */
 export type Operation = 'login' | 'refresh' | 'logout' | 'discovery'
 
 /** A protocol bound to one client's server: the three calls the client makes.  *

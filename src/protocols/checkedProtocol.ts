@@ -32,7 +32,13 @@ export function checkedProtocol(calls: ProtocolCalls | undefined, clock: Clock, 
       return resumed && typed(() => resumed)
     },
     // The local logout is done and the revocation settled: a throw here has nothing left to spoil.
-    afterLogout: (idToken) => void typed(async () => calls.afterLogout?.(idToken)).catch(() => {}),
+    afterLogout: (idToken) => {
+      try {
+        calls.afterLogout?.(idToken)
+      } catch {
+        // nothing is left to spoil
+      }
+    },
     revoke: (accessToken, refreshToken) =>
       new Promise((resolve) => {
         const timer = clock.setTimeout(() => resolve(false), revokeTimeoutMs)
