@@ -38,12 +38,21 @@ function pageOf(page: Page): TestPage {
     // A user types and clicks in the tab in front. Firefox shows one tab of a window and stops the
     // animation frames of the others, which puppeteer's locators wait on: bring the tab forward first.
     // Typing goes through an element handle: a locator's fill now and then never saw a field of a
-    // page that had just replaced itself (a form posted back to itself) as stable.
+    // page that had just replaced itself (a form posted back to itself) as stable. A handle taken
+    // just before the page replaced itself is dead ("Cannot focus non-HTMLElement"): take it again.
     fill: async (selector, value) => {
       await page.bringToFront()
-      const field = (await page.waitForSelector(selector, { visible: true }))!
-      await field.evaluate((element) => void ((element as HTMLInputElement).value = ''))
-      await field.type(value)
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const field = (await page.waitForSelector(selector, { visible: true }))!
+          await field.evaluate((element) => void ((element as HTMLInputElement).value = ''))
+          await field.type(value)
+          return
+        } catch (error) {
+          if (attempt === 3) throw error
+          await new Promise((resolve) => setTimeout(resolve, 200))
+        }
+      }
     },
     click: async (selector) => {
       await page.bringToFront()
