@@ -255,6 +255,8 @@ describe('oidc: login by redirect against oidc-provider', () => {
     const auth = client()
     await expect(auth.login({ returnTo: 'https://evil.example.com/' })).rejects.toMatchObject({ code: 'invalid_argument' })
     await expect(auth.login({ state: 'mine' })).rejects.toMatchObject({ code: 'invalid_argument' })
+    // A password passed out of habit would end up in the provider's URL, and its logs.
+    await expect(auth.login({ username: 'ada', password: 'lovelace' })).rejects.toMatchObject({ code: 'invalid_argument' })
     await expect(auth.login({ prompt: 5 as never })).rejects.toMatchObject({ code: 'invalid_argument' })
     expect(navigations).toEqual([])
     expect(() => oidc({ issuer: provider.issuer, clientId: 'spa', redirectUri: REDIRECT_URI, authorizationParams: { code_challenge_method: 'plain' } })).toThrow(TypeError)
@@ -449,6 +451,27 @@ describe('oidc: what an outside probe found', () => {
     rewrite = (url, body) => (url.includes('/.well-known/') ? { ...body, authorization_endpoint: [body.authorization_endpoint] } : body)
     await expect(client().login()).rejects.toMatchObject({ code: 'invalid_response' })
     expect(navigations).toEqual([])
+  })
+})
+
+describe('oidc: an issuer with a path (Keycloak realms)', () => {
+  let realm: OidcProviderFixture
+  beforeAll(async () => {
+    realm = await startOidcProvider({ redirectUris: [REDIRECT_URI], issuerPath: '/realms/shop' })
+  })
+  afterAll(() => realm.close())
+
+  it('finds discovery under the path and logs in', async () => {
+    expect(realm.issuer).toMatch(/\/realms\/shop$/)
+    const options = { issuer: realm.issuer, clientId: realm.clientId, redirectUri: REDIRECT_URI, navigate: (url: string) => navigations.push(url) }
+    const first = createAuthClient({ baseUrl: realm.issuer, crossTab: false, protocol: oidc(options) })
+    clients.push(first)
+    const request = await leaveForProvider(first)
+    expect(request.href.startsWith(`${realm.issuer}/auth?`)).toBe(true)
+    history.replaceState(null, '', await realm.authorize(request.href))
+    const page = createAuthClient({ baseUrl: realm.issuer, crossTab: false, protocol: oidc(options) })
+    clients.push(page)
+    expect((await page.ready)?.claims).toMatchObject({ sub: 'ada', iss: realm.issuer })
   })
 })
 

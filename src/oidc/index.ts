@@ -43,8 +43,12 @@ export interface OidcOptions {
   navigate?: (url: string) => void
 }
 
-/** Authorization parameters the protocol sets itself: an app that set them would break the login's checks. */
-const OWN_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri']
+/**
+ * Authorization parameters refused: those the protocol sets itself (an app that set them would
+ * break the login's checks), and secrets, which must never travel in a URL (an app that passes
+ * `{ username, password }` to `login()` out of habit would put the password in the provider's logs).
+ */
+const OWN_PARAMS = ['client_id', 'redirect_uri', 'response_type', 'response_mode', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'request', 'request_uri', 'password', 'client_secret', 'code', 'code_verifier', 'access_token', 'refresh_token']
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' }
 
