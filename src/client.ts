@@ -12,7 +12,7 @@ import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
 import { handOver, renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
-import { restoreSession } from './sessionRestore.js'
+import { renewRestored, restoreSession } from './sessionRestore.js'
 import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
 import { createSessionStore, type SessionStore } from './storage/sessionStore.js'
 import { DEV } from './dev.js'
@@ -75,8 +75,8 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #sync: CrossTabSync | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
-  /** A login by redirect that this client completes (see `ready`). */
-  #redirected: Promise<unknown> | undefined
+  /** A login by redirect that this client completes (see `ready`), and then the session. */
+  #redirected: Promise<Session<Claims> | null> | undefined
   /** The storage write of the latest transition. */
   #persisted: Promise<void> = Promise.resolve()
   #destroyed = false
@@ -143,8 +143,21 @@ export class AuthClient<Claims = JwtPayload> {
     }
     // A login by redirect completes before the stored session is read: it is the newer one.
     const resumed = this.#protocol.resume()
-    this.#redirected = resumed && this.#signIn(resumed, true).catch((error) => this.#emit('error', error))
-    this.ready = restoreSession(this.#context, this.#redirected).finally(() => this.#machine.started())
+    const restored = restoreSession(this.#context, !!resumed)
+    // A login by redirect, the user's latest action, lands once this tab knows the session that
+    // storage or the other tabs hold (before renewing it): so it replaces, and revokes, that session.
+    this.#redirected =
+      resumed &&
+      this.#signIn(resumed.finally(() => restored), true).then(
+        () => this.getSession(),
+        (error) => {
+          this.#emit('error', error)
+          // No login: what the restore found is the session, renewed first if it expired.
+          const state = this.#state
+          return state && !isUsable(state, o) ? renewRestored(this.#context, state) : this.getSession()
+        },
+      )
+    this.ready = (this.#redirected ?? restored).finally(() => this.#machine.started())
   }
 
   /**

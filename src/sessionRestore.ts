@@ -1,22 +1,22 @@
 import { AuthError, isAuthError } from './errors.js'
 import { isUsable } from './expiry.js'
-import { createSessionState, type Session } from './session.js'
+import { createSessionState, type Session, type SessionState } from './session.js'
 import { isGen } from './sessionOrder.js'
 import { sessionChange } from './sessionMachine.js'
 import { renewSession, type SessionContext } from './sessionRefresh.js'
 import { DEV } from './dev.js'
 
 /**
- * What `ready` settles to: the session a login by redirect brought (`login`, which never rejects), else the session kept in storage (renewed first if it expired while the app
+ * What `ready` settles to: the session kept in storage (renewed first if it expired while the app
  * was closed), else one another tab holds, else, with the refresh token in an HttpOnly cookie, one
  * the server resumes. Whatever arrives meanwhile (a login, a logout, another tab's session) is
- * newer than storage and wins.
+ * newer than storage and wins. `redirecting`: a login by redirect will replace the session, so it
+ * stops once it knows the session (to be revoked by that login), renewing or resuming nothing.
  */
-export async function restoreSession<Claims>(context: SessionContext<Claims>, login?: Promise<unknown>): Promise<Session<Claims> | null> {
+export async function restoreSession<Claims>(context: SessionContext<Claims>, redirecting: boolean): Promise<Session<Claims> | null> {
   const { machine, store, sync } = context
   const current = (): Session<Claims> | null => machine.state()?.session ?? null
   const version = machine.version()
-  if (login) await login
   let state = await store.load()
   if (state && !isGen(state.gen, machine.clock(), context.options.clock.now())) {
     context.emit('error', new AuthError('storage', DEV ? 'storage: the stored session is out of range; it was removed' : ''))
@@ -31,7 +31,7 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>, lo
     // made while starting, the session that logout ends).
     else if (!machine.state()) await sync?.askSiblings()
     // Not during SSR: the server has no cookie to send, and must not call the auth server per render.
-    if (context.options.refreshTokenInCookie && typeof window !== 'undefined' && version === machine.version()) await resume(context)
+    if (context.options.refreshTokenInCookie && typeof window !== 'undefined' && version === machine.version() && !redirecting) await resume(context)
     return current()
   }
   // Expired while the app was closed: renew before showing it; transient failures keep it.
@@ -40,15 +40,22 @@ export async function restoreSession<Claims>(context: SessionContext<Claims>, lo
   // A record kept per tab (sessionStorage) may be behind the other tabs (a newer rotation, a
   // logout, another login): ask them about it first; what they answer wins.
   await sync?.askSiblings(state.sid)
-  if (machine.state() !== state) return current()
+  if (machine.state() !== state || redirecting) return current()
   // Kept: the tabs that hold no session take it now (their answers said they had none).
   sync?.publish(sessionChange(state, machine.clock(), 'sync'))
-  if (usable) return state.session
+  return usable ? state.session : renewRestored(context, state)
+}
+
+/**
+ * A restored session that expired while the app was closed, renewed before it is shown; a
+ * transient failure keeps it, and shows it.
+ */
+export async function renewRestored<Claims>(context: SessionContext<Claims>, state: SessionState<Claims>): Promise<Session<Claims> | null> {
   try {
     return (await renewSession(context, state.sid)).session
   } catch {
-    if (machine.state() === state) context.emit('change', state.session)
-    return current()
+    if (context.machine.state() === state) context.emit('change', state.session)
+    return context.machine.state()?.session ?? null
   }
 }
 

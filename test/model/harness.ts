@@ -22,7 +22,7 @@
  */
 import { setupServer } from 'msw/node'
 import { vi } from 'vitest'
-import { createAuthClient, isAuthError, memoryStorage, type AuthClient, type Session, type TokenStorage } from '../../src/index.js'
+import { createAuthClient, isAuthError, memoryStorage, requestTokens, revokeAt, type AuthClient, type Protocol, type Session, type TokenStorage } from '../../src/index.js'
 import { createMockAuthServer, type MockAuthServer } from '../../src/testing/mockAuthServer.js'
 import { createFakeLocks } from '../helpers.js'
 
@@ -173,6 +173,29 @@ export const createModelServer = () => setupServer()
 const TIMER_KEYS = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] as const
 let worldSerial = 0
 
+/**
+ * The json protocol's wire, written as an app's own protocol, plus a `resume()` that completes a
+ * login made elsewhere (as an OpenID callback does: the code redeemed as the page starts). Its id
+ * is the json protocol's, so its tabs share the session with the others.
+ */
+function redirectProtocol(user: User): Protocol {
+  return {
+    connect(server) {
+      const [login, refresh, logout] = ['/auth/login', '/auth/refresh', '/auth/logout'].map((path) => server.url('endpoints', path)) as [string, string, string]
+      const json = { 'content-type': 'application/json' }
+      const withRefreshToken = (token: string | undefined) => JSON.stringify(token === undefined ? {} : { refreshToken: token })
+      return {
+        id: refresh,
+        refreshesWithoutToken: true,
+        login: (credentials) => requestTokens(server, 'login', login, JSON.stringify(credentials), json),
+        refresh: (token) => requestTokens(server, 'refresh', refresh, withRefreshToken(token), json),
+        revoke: (accessToken, token) => revokeAt(server, logout, withRefreshToken(token), { ...json, ...(accessToken && { authorization: `Bearer ${accessToken}` }) }),
+        resume: () => requestTokens(server, 'login', login, JSON.stringify({ username: user, password: USERS[user] }), json),
+      }
+    },
+  }
+}
+
 export class World {
   readonly mock: MockAuthServer
   readonly open: Tab[] = []
@@ -302,8 +325,12 @@ export class World {
 
   // ---------------------------------------------------------------- tabs
 
-  /** Opens a tab: a new client on its own memory storage, or on the shared one. */
-  openTab(storage: TokenStorage = this.kind === 'shared' ? this.#shared : memoryStorage()): Tab {
+  /**
+   * Opens a tab: a new client on its own memory storage, or on the shared one. With `redirectedAs`,
+   * the tab is the page an identity provider sent back after that user logged in there: its
+   * protocol (the json protocol's wire, with a `resume()`) completes that login as it starts.
+   */
+  openTab(storage: TokenStorage = this.kind === 'shared' ? this.#shared : memoryStorage(), redirectedAs?: User): Tab {
     const id = ++this.#tabSerial
     const tab = {} as Tab
     const client = createAuthClient({
@@ -314,6 +341,7 @@ export class World {
       lockTimeoutMs: 300,
       tabSyncTimeoutMs: 50,
       fetch: (input, init) => this.#fetch(tab, input, init),
+      ...(redirectedAs && { protocol: redirectProtocol(redirectedAs) }),
     })
     Object.assign(tab, { id, client, storage, lastChange: null, destroyed: false, refreshing: 0 })
     client.on('change', (session) => {

@@ -1,6 +1,7 @@
 /**
  * Model-based test of the tabs of one origin (issue 11): fast-check drives 1 to 4 simulated tabs
- * through random sequences of opening, closing, reloading, logins (ada or grace), logouts,
+ * through random sequences of opening (also as the page a login by redirect comes back to),
+ * closing, reloading, logins (ada or grace), logouts,
  * refreshes, token reads, API calls, time leaps and server failures, and after every step checks
  * the rules of DESIGN.md "Session identity and order" through the public API only.
  *
@@ -86,6 +87,37 @@ class OpenTab implements Cmd {
     await finish(m, w)
   }
   toString = () => 'open'
+}
+
+/**
+ * A tab opens as the page an identity provider sent back after `user` logged in there (OpenID
+ * Connect): its client completes that login as it starts. It is the user's latest action, so it
+ * wins, and the session it replaces must end revoked.
+ */
+class OpenFromRedirect implements Cmd {
+  constructor(readonly user: User) {}
+  check = (m: Readonly<Model>) => m.tabs < 4
+  async run(m: Model, w: World) {
+    // What the user was logged in with: what the open tabs hold, else what storage keeps for a new tab.
+    const held = w.open[0]?.client.getSession()
+    const replaced = held ? w.familyOf(held.accessToken) : w.open.length === 0 && m.exp.now.kind === 'in' ? m.exp.now.family : undefined
+    const tab = w.openTab(undefined, this.user)
+    // A session the restore found and the server refused (an injected invalid_grant) ended there: not superseded.
+    let refused = false
+    tab.client.on('session-expired', () => (refused = true))
+    w.log(`${this} → tab ${tab.id}`)
+    m.tabs++
+    if (!(await w.driveUntil(() => tab.ready.state !== 'pending', USER_ACTION_MS))) throw new Violation('pending', `${tab.ready.label} still pending after ${USER_ACTION_MS} ms`)
+    const session = tab.client.getSession()
+    if (!session) throw new Error(`tab ${tab.id}: the login by redirect gave no session`)
+    const family = w.familyOf(session.accessToken)!
+    if (replaced !== undefined && replaced !== family && !refused) m.exp.mustRevoke.set(replaced, `superseded by the login by redirect of family ${family}`)
+    m.exp.now = { kind: 'in', user: this.user, family }
+    m.exp.alternatives = []
+    w.log(`  → ${w.describeSession(session)}`)
+    await finish(m, w)
+  }
+  toString = () => `openFromRedirect(${this.user})`
 }
 
 class CloseTab implements Cmd {
@@ -264,6 +296,7 @@ const use = fc.constantFrom('refresh', 'getAccessToken', 'fetch') as fc.Arbitrar
 const generators: [string, fc.Arbitrary<Cmd>][] = [
   ['open', fc.constant(new OpenTab())],
   ['open', fc.constant(new OpenTab())],
+  ['openFromRedirect', user.map((u) => new OpenFromRedirect(u))],
   ['close', slot.map((s) => new CloseTab(s))],
   ['reload', slot.map((s) => new ReloadTab(s))],
   [
