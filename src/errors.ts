@@ -119,6 +119,4 @@ export const isTransient = (code: unknown): code is TransientCode =>
 
 /** Why `operation` cannot go on: the client was destroyed, or there is no session (any more). */
 export const noSessionError = (destroyed: boolean, operation: string): AuthError =>
-  destroyed
-    ? new AuthError('destroyed', DEV ? `${operation}: the client was destroyed` : '')
-    : new AuthError('no_session', DEV ? `${operation}: there is no session` : '')
+  new AuthError(destroyed ? 'destroyed' : 'no_session', DEV ? `${operation}: ${destroyed ? 'the client was destroyed' : 'there is no session'}` : '')

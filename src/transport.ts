@@ -70,9 +70,8 @@ export async function postToAuthServer(
       }),
     ])
   } catch (cause) {
-    throw controller.signal.aborted
-      ? new AuthError('timeout', DEV ? `${operation}: ${method} ${url.split('?')[0]} timed out` : '', { cause })
-      : new AuthError('network', DEV ? `${operation}: ${method} ${url.split('?')[0]} failed` : '', { cause })
+    const timedOut = controller.signal.aborted
+    throw new AuthError(timedOut ? 'timeout' : 'network', DEV ? `${operation}: ${method} ${url.split('?')[0]} ${timedOut ? 'timed out' : 'failed'}` : '', { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }

@@ -44,7 +44,8 @@ export function jsonProtocol(endpoints: JsonEndpoints = {}): Protocol {
       const refresh = endpoint('refresh')
       const logout = endpoint('logout')
       const json = { 'content-type': 'application/json' }
-      const withRefreshToken = (refreshToken: string | undefined): string => JSON.stringify(refreshToken === undefined ? {} : { refreshToken })
+      // `{}` without one: JSON leaves an undefined property out.
+      const withRefreshToken = (refreshToken: string | undefined): string => JSON.stringify({ refreshToken })
       return {
         id: refresh,
         refreshesWithoutToken: true,
