@@ -6,7 +6,7 @@ import { AuthError, isAuthError, noSessionError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { isUsable, refreshDueAt } from './expiry.js'
 import type { AuthClientOptions } from './options.js'
-import type { Credentials, ProtocolCalls } from './protocols/Protocol.js'
+import type { Credentials } from './protocols/Protocol.js'
 import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
@@ -45,13 +45,14 @@ const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-e
  * ```
  */
 export class AuthClient<Claims = JwtPayload> {
+  // The constructor sets `ready`, then `fetch`: `declare` keeps them out of the emitted class body.
   /**
    * Settles once the session stored earlier is restored (and refreshed, if it had expired), or,
    * when the page is the redirect back from an identity provider (`tokenkeeper/oidc`), once that
    * login completed. Never rejects: storage failures and a refused or bad callback become `error`
    * events.
    */
-  readonly ready: Promise<Session<Claims> | null>
+  declare readonly ready: Promise<Session<Claims> | null>
 
   /**
    * `fetch` with the bearer token attached where allowed, and one refresh-and-replay on a 401.
@@ -63,10 +64,9 @@ export class AuthClient<Claims = JwtPayload> {
    * const me = await auth.fetch('/api/me').then((response) => response.json())
    * ```
    */
-  readonly fetch: typeof globalThis.fetch
+  declare readonly fetch: typeof globalThis.fetch
 
   readonly #options: ResolvedOptions
-  readonly #protocol: Required<ProtocolCalls>
   readonly #store: SessionStore<Claims>
   readonly #events: Emitter<AuthEvents<Claims>> = createEmitter()
   readonly #scheduler: Scheduler
@@ -87,7 +87,6 @@ export class AuthClient<Claims = JwtPayload> {
     const o = (this.#options = resolveOptions(options))
     const tabId = randomId()
     this.#machine = createSessionMachine(tabId, () => o.clock.now())
-    this.#protocol = o.protocol
     this.#store = createSessionStore({ ...o, server: o.protocol.id }, (error) => this.#emit('error', error))
     this.#scheduler = createScheduler(o.clock, () => void this.refresh().catch(noop))
     this.#flight = createRefreshFlight(o)
@@ -121,17 +120,11 @@ export class AuthClient<Claims = JwtPayload> {
             },
           )
         : undefined
-    this.fetch = createAuthFetch(
-      o,
-      () => (this.#state && isUsable(this.#state, o) ? this.#state.session.accessToken : undefined),
-      () => this.getAccessToken(),
-      (rejected) => tokenAfterUnauthorized(this.#context, rejected),
-    )
     this.#context = {
       tabId,
       machine: this.#machine,
       flight: this.#flight,
-      protocol: this.#protocol,
+      protocol: o.protocol,
       store: this.#store,
       scheduler: this.#scheduler,
       sync: this.#sync,
@@ -142,7 +135,7 @@ export class AuthClient<Claims = JwtPayload> {
       destroyed: () => this.#destroyed,
     }
     // A login by redirect completes before the stored session is read: it is the newer one.
-    const resumed = this.#protocol.resume()
+    const resumed = this.#options.protocol.resume()
     const restored = restoreSession(this.#context, !!resumed)
     // A login by redirect, the user's latest action, lands once this tab knows the session that
     // storage or the other tabs hold (before renewing it): so it replaces, and revokes, that session.
@@ -158,6 +151,12 @@ export class AuthClient<Claims = JwtPayload> {
         },
       )
     this.ready = (this.#redirected ?? restored).finally(() => this.#machine.started())
+    this.fetch = createAuthFetch(
+      o,
+      () => (this.#state && isUsable(this.#state, o) ? this.#state.session.accessToken : undefined),
+      () => this.getAccessToken(),
+      (rejected) => tokenAfterUnauthorized(this.#context, rejected),
+    )
   }
 
   /**
@@ -208,7 +207,7 @@ export class AuthClient<Claims = JwtPayload> {
     if (typeof credentials !== 'object' || !credentials || Array.isArray(credentials)) {
       throw new AuthError('invalid_argument', DEV ? 'login: credentials must be an object' : '')
     }
-    return this.#signIn(this.#protocol.login(credentials))
+    return this.#signIn(this.#options.protocol.login(credentials))
   }
 
   /** Makes a login of the tokens on their way, unless a newer `login()` or `logout()` came meanwhile. */
@@ -219,7 +218,7 @@ export class AuthClient<Claims = JwtPayload> {
     try {
       state = createSessionState<Claims>('login', tokens, this.#options.clock.now())
     } catch (error) {
-      void this.#protocol.revoke(tokens?.accessToken, tokens?.refreshToken)
+      void this.#options.protocol.revoke(tokens?.accessToken, tokens?.refreshToken)
       throw error
     }
     if (this.#destroyed || intent !== this.#intents) {
@@ -227,7 +226,7 @@ export class AuthClient<Claims = JwtPayload> {
       // leaves the session to the next one. Otherwise it is revoked, and a logout that overtook a
       // redirect login ends the provider's session too, as it would have once the login was done.
       if (this.#destroyed && redirected) handOver(this.#context, state, 'login')
-      else void this.#protocol.revoke(state.session.accessToken, state.refreshToken)
+      else void this.#options.protocol.revoke(state.session.accessToken, state.refreshToken)
       throw this.#destroyed ? noSessionError(true, 'login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
     }
     const made = this.#transition(state, { kind: 'login' })
@@ -255,8 +254,8 @@ export class AuthClient<Claims = JwtPayload> {
     // With the refresh token in an HttpOnly cookie, the server may hold a session this page has not
     // loaded yet (a resume on its way): only the server can end that one.
     if (!state && !this.#options.refreshTokenInCookie) return { revoked: false }
-    const revoked = await this.#protocol.revoke(state?.session.accessToken, state?.refreshToken)
-    this.#protocol.afterLogout(state?.idToken)
+    const revoked = await this.#options.protocol.revoke(state?.session.accessToken, state?.refreshToken)
+    this.#options.protocol.afterLogout(state?.idToken)
     return { revoked }
   }
 
@@ -354,7 +353,7 @@ export class AuthClient<Claims = JwtPayload> {
     const version = this.#machine.version()
     if (to?.sid !== from?.sid) this.#flight.reset()
     if (to) {
-      const canRefresh = to.refreshToken !== undefined || this.#protocol.refreshesWithoutToken
+      const canRefresh = to.refreshToken !== undefined || this.#options.protocol.refreshesWithoutToken
       this.#scheduler.schedule(refreshDueAt(to, canRefresh, this.#options), 'refresh')
     } else {
       this.#scheduler.cancel()

@@ -182,10 +182,11 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     },
     answer(sid) {
       const how = sid === undefined ? undefined : ended.get(sid)
-      const end: Outgoing<Change>[] = sid !== undefined && how ? [{ type: how, gen: clock, sid }] : []
+      const end: Outgoing<Change>[] = how ? [{ type: how, gen: clock, sid: sid! }] : []
       if (state) return [...end, sessionChange(state, clock, 'sync')]
-      const [last, lastHow] = [...ended].pop() ?? []
-      return end.length ? end : [last && lastHow ? { type: lastHow, gen: clock, sid: last } : { type: 'logout', gen: clock }]
+      // The session that ended here last, as [sid, how]; with none, a bare 'logout'.
+      const last = [...ended].pop()
+      return end.length ? end : [last ? { type: last[1], gen: clock, sid: last[0] } : { type: 'logout', gen: clock }]
     },
     sessionOf: (accessToken) => sessions.get(accessToken),
   }
