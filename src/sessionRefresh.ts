@@ -36,16 +36,17 @@ export interface SessionContext<Claims> {
  */
 export function renewSession<Claims>(deps: SessionContext<Claims>, sid: string): Promise<SessionState<Claims>> {
   const { machine, options } = deps
-  const current = (): SessionState<Claims> | undefined => (machine.state()?.sid === sid ? machine.state() : undefined)
+  // Only a live client that still holds session `sid` waits for a retry, or schedules one.
+  const current = (): SessionState<Claims> | undefined => (machine.state()?.sid === sid && !deps.destroyed() ? machine.state() : undefined)
   return deps.flight
     .run({
       attempt: () => refreshOnce(deps, sid),
       failed: (error) => deps.emit('error', error),
       mustWait: () => {
         const state = current()
-        return !!state && !deps.destroyed() && !isUsable(state, options)
+        return !!state && !isUsable(state, options)
       },
-      retryAt: (at) => current() && !deps.destroyed() && deps.scheduler.schedule(at, 'retry'),
+      retryAt: (at) => current() && deps.scheduler.schedule(at, 'retry'),
     })
     .then((state) => {
       if (state.sid !== sid) throw noSessionError(deps.destroyed(), 'refresh')

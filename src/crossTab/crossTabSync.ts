@@ -144,9 +144,10 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       host
         .refresh()
         .catch((error: AuthError | undefined) => {
-          const code = error?.code
-          const retryAfterMs = error?.retryAfterMs === undefined ? undefined : Math.ceil(error.retryAfterMs)
-          if (isTransient(code)) post({ type: 'failed', gen: host.clock(), sid, rotation, code, ...(retryAfterMs !== undefined && { retryAfterMs }) })
+          if (isTransient(error?.code)) {
+            const retryAfterMs = error.retryAfterMs
+            post({ type: 'failed', gen: host.clock(), sid, rotation, code: error.code, ...(retryAfterMs !== undefined && { retryAfterMs: Math.ceil(retryAfterMs) }) })
+          }
         })
         .finally(() => config.clock.clearTimeout(beat))
     } else {
@@ -191,9 +192,10 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         if (leadership.isLeader()) return true
         // A tab that just took over says hello: the request may have gone to the leader that left.
         if (message?.type === 'hello') return (ask(), 'asked')
-        if (message?.type !== 'ack' && message?.type !== 'failed') return undefined
-        if (message.sid !== sid || message.rotation !== rotation) return undefined
-        return message.type === 'ack' ? 'ack' : new AuthError(message.code, DEV ? 'refresh: failed in the leader tab' : '', { retryAfterMs: message.retryAfterMs })
+        if ((message?.type === 'ack' || message?.type === 'failed') && message.sid === sid && message.rotation === rotation) {
+          return message.type === 'ack' ? 'ack' : new AuthError(message.code, DEV ? 'refresh: failed in the leader tab' : '', { retryAfterMs: message.retryAfterMs })
+        }
+        return undefined
       })
       if (outcome instanceof AuthError) throw outcome
       // Leading now (the old leader left): catch up first, as any new leader does.
