@@ -114,8 +114,9 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
     },
     current: () => flight,
     held() {
-      const left = hold ? hold.until - config.clock.now() : 0
-      if (!hold || left <= 0) return undefined
+      if (!hold) return undefined
+      const left = hold.until - config.clock.now()
+      if (left <= 0) return undefined
       const { code, message, status } = hold.error
       return new AuthError(code, message, { status, retryAfterMs: left })
     },

@@ -42,23 +42,20 @@ export function createLeadership(locks: LockManager, name: string): Leadership {
   const request = (steal: boolean): void => {
     const mine = ++attempt
     pending = new AbortController()
-    locks.request(name, steal ? { steal: true } : { signal: pending.signal }, hold).then(
-      () => undefined,
-      (error: unknown) => {
-        // Superseded (we left the queue to steal) or shutting down: nothing to do.
-        if (mine !== attempt || closed) return
-        release = undefined
-        // Stolen from us: we are a follower again, back in the queue.
-        if ((error as Error | undefined)?.name === 'AbortError') {
-          leader = false
-          request(false)
-          return
-        }
-        // Refused outright (a sandboxed frame's opaque origin: SecurityError). Asking again would
-        // spin; no other tab can share this origin's channel anyway, so this one acts alone.
-        leader = true
-      },
-    )
+    locks.request(name, steal ? { steal: true } : { signal: pending.signal }, hold).catch((error: unknown) => {
+      // Superseded (we left the queue to steal) or shutting down: nothing to do.
+      if (mine !== attempt || closed) return
+      release = undefined
+      // Stolen from us: we are a follower again, back in the queue.
+      if ((error as Error | undefined)?.name === 'AbortError') {
+        leader = false
+        request(false)
+        return
+      }
+      // Refused outright (a sandboxed frame's opaque origin: SecurityError). Asking again would
+      // spin; no other tab can share this origin's channel anyway, so this one acts alone.
+      leader = true
+    })
   }
   request(false)
 
