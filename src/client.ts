@@ -75,6 +75,8 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #sync: CrossTabSync | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
+  /** The count of the latest `logout()`: whether it, rather than a newer login, overtook a login. */
+  #loggedOut = 0
   /** A login by redirect that this client completes (see `ready`), and then the session. */
   #redirected: Promise<Session<Claims> | null> | undefined
   /** The storage write of the latest transition. */
@@ -223,10 +225,10 @@ export class AuthClient<Claims = JwtPayload> {
     }
     if (this.#destroyed || intent !== this.#intents) {
       // A redirect's code is spent: a client destroyed meanwhile (React StrictMode's second effect)
-      // leaves the session to the next one. Otherwise it is revoked, and a logout that overtook a
-      // redirect login ends the provider's session too, as it would have once the login was done.
+      // leaves the session to the next one. Otherwise it is revoked: in full after a logout, as
+      // replaced after a newer login (which may share its grant at the server).
       if (this.#destroyed && redirected) handOver(this.#context, state, 'login')
-      else void this.#options.protocol.revoke(state.session.accessToken, state.refreshToken)
+      else void this.#options.protocol.revoke(state.session.accessToken, state.refreshToken, !this.#destroyed && this.#loggedOut < intent)
       throw this.#destroyed ? noSessionError(true, 'login') : new AuthError('aborted', DEV ? 'login: a newer login() or logout() was called meanwhile; this session was revoked' : '')
     }
     const made = this.#transition(state, { kind: 'login' })
@@ -245,7 +247,7 @@ export class AuthClient<Claims = JwtPayload> {
    * ```
    */
   async logout(): Promise<LogoutResult> {
-    this.#intents++
+    this.#loggedOut = ++this.#intents
     const state = this.#state
     // Without a session here the tab remembers when it logged out: a session on its way (from
     // storage, another tab or a cookie resume, while the tab starts) is ended when it arrives.

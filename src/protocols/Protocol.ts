@@ -68,8 +68,13 @@ export interface ProtocolCalls {
    * sends no new one (OpenID Connect).
    */
   refresh(refreshToken: string | undefined, idToken?: string): Promise<TokenResponse>
-  /** Resolves to whether the server confirmed the revocation; never rejects. */
-  revoke(accessToken: string | undefined, refreshToken: string | undefined): Promise<boolean>
+  /**
+   * Resolves to whether the server confirmed the revocation; never rejects. `replaced` is true for
+   * tokens of a session that another one replaced (a second login, an answer that came late), not
+   * ended by `logout()`: a server that ties both sessions together (an OpenID provider's grant) may
+   * need to revoke less then, so as not to end the session that replaced them.
+   */
+  revoke(accessToken: string | undefined, refreshToken: string | undefined, replaced?: boolean): Promise<boolean>
   /**
    * Completes a login that left the page, such as a redirect back from an OpenID provider. Called
    * once, synchronously, as the client is created: it must take what it needs from the URL and

@@ -39,10 +39,10 @@ export function checkedProtocol(calls: ProtocolCalls | undefined, clock: Clock, 
         // nothing is left to spoil
       }
     },
-    revoke: (accessToken, refreshToken) =>
+    revoke: (accessToken, refreshToken, replaced) =>
       new Promise((resolve) => {
         const timer = clock.setTimeout(() => resolve(false), revokeTimeoutMs)
-        typed(() => calls.revoke(accessToken, refreshToken)).then(
+        typed(() => calls.revoke(accessToken, refreshToken, replaced)).then(
           (revoked) => resolve(revoked === true),
           () => resolve(false),
         ).finally(() => clock.clearTimeout(timer))
