@@ -168,4 +168,27 @@ describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) 
     expect(await sessionOf(page)).toBeNull()
     expect(provider.events.grants.authorization_code).toBe(0)
   }, 60_000)
+
+  it('a second login by redirect while another tab holds the first: both tabs take the new session, and it lives on (the provider shares one grant between them)', async () => {
+    const first = await appTab('local')
+    await logIn(first)
+    const second = await appTab('local')
+    await settle(second, () => !!window.auth.getSession())
+    const old = await second.evaluate(() => window.auth.getSession()!.accessToken)
+    await logIn(first, '/test/browser/oidc.html?again')
+    // The page shows the stored session until the new login lands.
+    await settle(first, (previous) => window.auth.getSession()?.accessToken !== previous, old)
+    const token = await first.evaluate(() => window.auth.getSession()!.accessToken)
+    await settle(second, (held) => window.auth.getSession()?.accessToken === held, token)
+    // The new session refreshes and calls the provider; the one it replaced is dead there.
+    await second.evaluate(() => window.auth.refresh())
+    const status = (token: string) =>
+      first.evaluate(async ({ issuer, token }) => (await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${token}` } })).status, { issuer: provider.issuer, token })
+    expect(await first.evaluate(async (issuer) => (await window.auth.fetch(`${issuer}/me`)).status, provider.issuer)).toBe(200)
+    expect(await status(old)).toBe(401)
+    expect(provider.events.grantRevoked).toEqual([])
+    expect(provider.events.refreshTokenReuse).toBe(0)
+    expect(await errorCodes(second)).toEqual([])
+  }, 60_000)
 })
+
