@@ -266,13 +266,23 @@ describe('oidc: login by redirect against oidc-provider', () => {
     )
   })
 
-  it('a logout while the code is being redeemed wins: no session, the new tokens revoked', async () => {
-    const request = await leaveForProvider(client())
-    const page = returnTo(await provider.authorize(request.href))
+  it('a logout while the code is being redeemed wins: no session, the new tokens revoked, and the provider session ended too', async () => {
+    const options = { postLogoutRedirectUri: `${APP}/` }
+    const request = await leaveForProvider(client(options))
+    const page = returnTo(await provider.authorize(request.href), options)
     await page.auth.logout()
     expect(await page.auth.ready).toBeNull()
     expect(page.errors.map((error) => error.code)).toEqual(['aborted'])
-    await expect.poll(() => provider.events.revocations).toBeGreaterThanOrEqual(1)
+    await expect.poll(() => provider.events.revocations).toBeGreaterThanOrEqual(2)
+    await expect.poll(() => navigations.filter((url) => url.includes('/session/end'))).toHaveLength(1)
+    const endSession = new URL(navigations.at(-1)!)
+    expect(endSession.searchParams.get('id_token_hint')).toMatch(/^eyJ/)
+    // The refresh token of the overtaken login is dead at the provider.
+    const refused = await fetch(`${provider.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: issuedRefreshTokens.at(-1)!, client_id: provider.clientId }),
+    })
+    expect(refused.status).toBe(400)
   })
 })
 

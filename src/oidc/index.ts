@@ -175,6 +175,22 @@ export function oidc(options: OidcOptions): Protocol {
         }
       }
 
+      /** RP-initiated logout: the provider's own session ends too, and the page comes back to postLogoutRedirectUri. */
+      const endSession = (idToken: string | undefined): void => {
+        if (!postLogoutRedirectUri) return
+        void provider().then(({ endSession }) => {
+          if (!endSession) return
+          const url = new URL(endSession)
+          const state = randomToken()
+          saveLogoutState(state)
+          const params = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri, state, ...(idToken && { id_token_hint: idToken }) }
+          for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+          navigate(url.href)
+        }, () => {})
+      }
+      /** The tokens this page's redirect callback brought. */
+      let resumed: TokenResponse | undefined
+
       return {
         id: `${issuer} ${clientId}`,
         refreshesWithoutToken: false,
@@ -207,23 +223,18 @@ export function oidc(options: OidcOptions): Protocol {
           if (refreshToken === undefined) return Promise.reject(new AuthError('session_expired', DEV ? 'refresh: no refresh token' : ''))
           return requestTokens('refresh', { grant_type: 'refresh_token', refresh_token: refreshToken }, { issuer, clientId, previous: idToken })
         },
-        revoke: revokeTokens,
+        async revoke(accessToken, refreshToken, replaced) {
+          const revoked = await revokeTokens(accessToken, refreshToken, replaced)
+          // The callback's own tokens, not replaced but refused: a logout overtook the login by
+          // redirect. It ends the provider's session too, as it would have once the login was done.
+          if (replaced === false && resumed && accessToken === resumed.accessToken) endSession(resumed.idToken)
+          return revoked
+        },
         resume() {
           const callback = takeCallback(callbackUrl)
-          return callback && (callback.problem ? Promise.reject(callback.problem) : complete(callback))
+          return callback && (callback.problem ? Promise.reject(callback.problem) : complete(callback).then((tokens) => (resumed = tokens)))
         },
-        afterLogout(idToken) {
-          if (!postLogoutRedirectUri) return
-          void provider().then(({ endSession }) => {
-            if (!endSession) return
-            const url = new URL(endSession)
-            const state = randomToken()
-            saveLogoutState(state)
-            const params = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri, state, ...(idToken && { id_token_hint: idToken }) }
-            for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
-            navigate(url.href)
-          }, () => {})
-        },
+        afterLogout: endSession,
       }
     },
   }
