@@ -737,6 +737,9 @@ export class World {
     this.#slow = []
     const pending = (): Op[] => this.ops.filter((op) => op.state === 'pending')
     await this.driveUntil(() => pending().length === 0 && !this.closedTabRefreshing(), 180_000)
+    // A caller's refresh() may have given up while its retries go on in the background: a retry
+    // refused just now still has its ending to carry out (the tab asks the others first). Let it.
+    await this.step()
     this.log('quiescence')
     this.check(exp)
     const left = pending()
