@@ -85,9 +85,10 @@ export const randomId = (): string => Math.random().toString(36).slice(2) + Date
 const MIN_LIFETIME_MS = 1_000
 const MAX_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000
 
-function decodeClaims(token: string | undefined): Record<string, unknown> | undefined {
+/** A JWT's payload when it is a JSON object; undefined for anything else (an opaque token, junk). Not verified. */
+export function decodeClaims(token: unknown): Record<string, unknown> | undefined {
   try {
-    const claims = jwtDecode<unknown>(token!)
+    const claims = jwtDecode<unknown>(token as string)
     return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
       ? (claims as Record<string, unknown>)
       : undefined

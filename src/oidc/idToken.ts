@@ -1,6 +1,6 @@
-import { jwtDecode } from 'jwt-decode'
 import { AuthError } from '../errors.js'
 import { DEV } from '../dev.js'
+import { decodeClaims } from '../session.js'
 
 /** What an ID token must match. */
 export interface Expected {
@@ -28,15 +28,7 @@ type Claims = { iss?: unknown; aud?: unknown; azp?: unknown; exp?: unknown; iat?
  */
 export function checkIdToken(operation: 'login' | 'refresh', idToken: unknown, expected: Expected): string {
   const fail = (why: string): AuthError => new AuthError(operation === 'login' ? 'invalid_response' : 'session_expired', DEV ? `${operation}: the ID token ${why}` : '')
-  const decode = (token: unknown): Claims | undefined => {
-    try {
-      const claims = jwtDecode<unknown>(token as string)
-      return typeof claims === 'object' && claims !== null ? (claims as Claims) : undefined
-    } catch {
-      return undefined
-    }
-  }
-  const claims = decode(idToken)
+  const claims = decodeClaims(idToken) as Claims | undefined
   if (!claims || typeof idToken !== 'string') throw fail('is missing or not a JWT')
   const { iss, aud, azp, exp, iat, sub, nonce } = claims
   const audiences = Array.isArray(aud) ? aud : [aud]
@@ -45,7 +37,7 @@ export function checkIdToken(operation: 'login' | 'refresh', idToken: unknown, e
   if (!audiences.includes(expected.clientId) || ((audiences.length > 1 || azp !== undefined) && azp !== expected.clientId)) throw fail('is for another client')
   if (typeof exp !== 'number' || typeof iat !== 'number' || !(exp > iat)) throw fail('has no valid exp and iat')
   if (typeof sub !== 'string' || !sub) throw fail('names no subject')
-  const previous = expected.previous === undefined ? undefined : decode(expected.previous)
+  const previous = decodeClaims(expected.previous) as Claims | undefined
   if (previous && sub !== previous.sub) throw fail('names another user than the session')
   // At login the nonce must be the one sent; on refresh any nonce must be the original one (12.2).
   const wanted = expected.nonce ?? previous?.nonce
