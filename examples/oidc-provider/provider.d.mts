@@ -15,6 +15,8 @@ export interface DemoProvider {
   clientId: string
   close(): Promise<void>
 }
+/** oidc-provider's `loadExistingGrant` for a first-party client: what it asks for is granted, with no consent screen. */
+export function grantFirstParty(ctx: unknown): Promise<unknown>
 /** The demo app's client id at the provider. */
 export const DEMO_CLIENT_ID: string
 /** Starts the demo's OpenID Provider (oidc-provider, in memory) with a real login form for the demo users. */

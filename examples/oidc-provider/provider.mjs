@@ -40,6 +40,22 @@ const scryptAsync = promisify(scrypt)
 
 /** The one client: the example page at /oidc/ of the demo server. */
 export const DEMO_CLIENT_ID = 'tokenkeeper-demo'
+
+/**
+ * oidc-provider's `loadExistingGrant` for a first-party client: what it asks for is granted, with
+ * no consent screen. The browser's grant for the client is reused while the same user is logged in.
+ */
+export async function grantFirstParty(ctx) {
+  const { oidc } = ctx
+  const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId)
+  let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined
+  if (grant && grant.accountId !== oidc.account.accountId) grant = undefined
+  grant ??= new oidc.provider.Grant({ accountId: oidc.account.accountId, clientId: oidc.client.clientId })
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '))
+  if (oidc.requestParamClaims.size) grant.addOIDCClaims([...oidc.requestParamClaims])
+  await grant.save()
+  return grant
+}
 const MAX_FORM_BYTES = 4 * 1024
 
 /**
@@ -162,17 +178,7 @@ function configuration({ appOrigin, appPage, accessTokenLifetimeSec, users, sign
       return { accountId: sub, claims: async () => ({ sub, name: users[sub].name, email: `${sub}@example.com`, email_verified: false }) }
     },
     // No consent screen: the demo client is first-party, so what it asks for is granted.
-    async loadExistingGrant(ctx) {
-      const { oidc } = ctx
-      const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId)
-      let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined
-      if (grant && grant.accountId !== oidc.account.accountId) grant = undefined
-      grant ??= new oidc.provider.Grant({ accountId: oidc.account.accountId, clientId: oidc.client.clientId })
-      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '))
-      if (oidc.requestParamClaims.size) grant.addOIDCClaims([...oidc.requestParamClaims])
-      await grant.save()
-      return grant
-    },
+    loadExistingGrant: grantFirstParty,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     async renderError(ctx, out) {
       ctx.type = 'html'

@@ -63,6 +63,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import Provider, { interactionPolicy } from 'oidc-provider'
+import { grantFirstParty } from '../../examples/oidc-provider/provider.mjs'
 
 const DEFAULT_ACCOUNTS = {
   ada: { name: 'Ada Lovelace', given_name: 'Ada', family_name: 'Lovelace', email: 'ada@example.com', email_verified: true },
@@ -305,18 +306,8 @@ export async function startOidcProvider(options = {}) {
       if (!claims) return undefined
       return { accountId: sub, claims: async () => ({ ...claims, sub }) }
     },
-    // No consent screen: the client is first-party, whatever it asks for is granted.
-    async loadExistingGrant(ctx) {
-      const { oidc } = ctx
-      const grantId = oidc.result?.consent?.grantId ?? oidc.session.grantIdFor(oidc.client.clientId)
-      let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined
-      if (grant && grant.accountId !== oidc.account.accountId) grant = undefined
-      grant ??= new oidc.provider.Grant({ accountId: oidc.account.accountId, clientId: oidc.client.clientId })
-      grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '))
-      if (oidc.requestParamClaims.size) grant.addOIDCClaims([...oidc.requestParamClaims])
-      await grant.save()
-      return grant
-    },
+    // No consent screen: the client is first-party, whatever it asks for is granted (as the demo's).
+    loadExistingGrant: grantFirstParty,
     interactions: {
       policy: login,
       url: (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}`,
