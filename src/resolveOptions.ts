@@ -138,7 +138,8 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
   return { ...resolved, protocol: checkedProtocol(calls, resolved.clock, 2 * resolved.requestTimeoutMs + 1_000) }
 }
 
-function resolveAllowedOrigins(given: unknown, baseUrl: string, allowInsecureHttp: boolean): ReadonlySet<string> {
+/** `allowedOrigins` as the client uses it: the given origins, else the auth server's and the page's (when a token may travel there). */
+export function resolveAllowedOrigins(given: unknown, baseUrl: string, allowInsecureHttp: boolean): ReadonlySet<string> {
   if (given === undefined) {
     const page = pageUrl()
     // The page's own origin only when a token could travel there safely.

@@ -24,6 +24,7 @@ const budgets = [
 const onTop = [
   ['tokenkeeper/oauth2', "export { oauth2 } from './dist/oauth2.js'", 1024],
   ['tokenkeeper/oidc', "export { oidc } from './dist/oidc.js'", 3072],
+  ['tokenkeeper/dpop', "export { dpop } from './dist/dpop.js'", 1536],
 ] as const
 const core = "export { createAuthClient } from './dist/index.js'"
 

@@ -113,8 +113,9 @@ export function oidc(options: OidcOptions): Protocol {
         try {
           const tokens = judgeTokenAnswer(answer, operation, token)
           // A token bound to a key (DPoP) sent as a bearer token would be refused, or worse, accepted.
-          if (typeof type === 'string' && type.toLowerCase() !== 'bearer') {
-            throw new AuthError('invalid_response', DEV ? `${operation}: the token endpoint answered token_type ${JSON.stringify(type.slice(0, 20))}, not Bearer` : '')
+          const expectedType = server.tokenType ?? 'Bearer'
+          if (typeof type === 'string' && type.toLowerCase() !== expectedType.toLowerCase()) {
+            throw new AuthError('invalid_response', DEV ? `${operation}: the token endpoint answered token_type ${JSON.stringify(type.slice(0, 20))}, not ${expectedType}` : '')
           }
           // An ID token is due at a login that sent a nonce (scope openid); a refresh may keep the old one.
           if (idToken === undefined && expected.nonce === undefined) return { ...tokens, idToken: expected.previous }

@@ -37,6 +37,12 @@ export interface AuthServer {
   post(operation: Operation, url: string, body: string | URLSearchParams, headers: Record<string, string>): Promise<ServerAnswer>
   /** GETs a JSON document (such as OpenID discovery), as `post` does, with no body. */
   get(operation: Operation, url: string): Promise<ServerAnswer>
+  /**
+   * The `token_type` the token endpoint must answer: `'DPoP'` under `dpop()` from
+   * `tokenkeeper/dpop`, which also checks it. A protocol that checks the type compares with this.
+   * @default 'Bearer'
+   */
+  tokenType?: string
 }
 
 /**
