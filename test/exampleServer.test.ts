@@ -1,11 +1,12 @@
 // @vitest-environment node
-import { spawnSync } from 'node:child_process'
-import { createPrivateKey, generateKeyPairSync, scryptSync } from 'node:crypto'
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, scryptSync } from 'node:crypto'
 import { connect } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { SignJWT, createLocalJWKSet, jwtVerify } from 'jose'
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import type { JWK } from 'jose'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { startDemoServer } from '../examples/server/server.mjs'
 import type { DemoServer, DemoServerOptions } from '../examples/server/server.mjs'
@@ -355,5 +356,344 @@ describe('example server: settings', () => {
     })
     expect(run.status).toBe(1)
     expect(run.stderr).toContain(name)
+  })
+})
+
+describe('DPoP mode', () => {
+  interface Key {
+    privateKey: CryptoKey
+    jwk: JWK
+  }
+  const newKey = async (): Promise<Key> => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256')
+    return { privateKey, jwk: await exportJWK(publicKey) }
+  }
+  const ath = (token: string) => createHash('sha256').update(token).digest('base64url')
+  const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>
+
+  /** A proof as a browser client makes one: a new jti, now as iat; `claims` may replace any of them. */
+  const proof = (key: Key, htm: string, htu: string, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+    new SignJWT({ jti: randomUUID(), htm, htu, iat: Math.floor(Date.now() / 1000), ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk, ...header })
+      .sign(key.privateKey)
+
+  const credentials = { username: 'ada', password: 'lovelace' }
+  const dpopLogin = async (server: DemoServer, key: Key, claims: Record<string, unknown> = {}) =>
+    post(server, '/auth/login', credentials, { dpop: await proof(key, 'POST', `${server.url}/auth/login`, claims) })
+  const dpopRefresh = async (server: DemoServer, key: Key, refreshToken: string, claims: Record<string, unknown> = {}) =>
+    post(server, '/auth/refresh', { refreshToken }, { dpop: await proof(key, 'POST', `${server.url}/auth/refresh`, claims) })
+  /** GET /api/me as `Authorization: <scheme> <token>`, with a proof made for the token by `key` unless it is undefined. */
+  const dpopMe = async (server: DemoServer, token: string, key: Key | undefined, claims: Record<string, unknown> = {}, scheme = 'DPoP') =>
+    fetch(`${server.url}/api/me`, {
+      headers: { authorization: `${scheme} ${token}`, ...(key && { dpop: await proof(key, 'GET', `${server.url}/api/me`, { ath: ath(token), ...claims }) }) },
+    })
+  /** A DPoP server with ada logged in by `key`. */
+  async function loggedIn(options: DemoServerOptions = {}, key?: Key) {
+    const server = await start({ dpop: true, ...options })
+    key ??= await newKey()
+    const tokens = await tokensOf(await dpopLogin(server, key))
+    return { server, key, tokens }
+  }
+
+  it('a login with a proof gets tokenType DPoP and an access token whose cnf.jkt is the thumbprint of the proof key', async () => {
+    const { key, tokens } = await loggedIn()
+    expect(tokens).toMatchObject({ tokenType: 'DPoP' })
+    expect(claimsOf(tokens.accessToken).cnf).toEqual({ jkt: await calculateJwkThumbprint(key.jwk) })
+  })
+
+  it('without dpop, nothing changes: a login without a proof gets a Bearer token with no cnf, and /api/config says DPoP is off', async () => {
+    const server = await start()
+    const tokens = await tokensOf(await login(server))
+    expect(tokens).toMatchObject({ tokenType: 'Bearer' })
+    expect(claimsOf(tokens.accessToken)).not.toHaveProperty('cnf')
+    expect(await (await fetch(`${server.url}/api/config`)).json()).toMatchObject({ dpop: false, dpopNonce: false })
+  })
+
+  it('/api/config tells the page that DPoP and nonces are on', async () => {
+    const server = await start({ dpop: true, dpopNonce: true })
+    expect(await (await fetch(`${server.url}/api/config`)).json()).toMatchObject({ dpop: true, dpopNonce: true })
+  })
+
+  it('a login without a proof is 400 invalid_dpop_proof and counted in dpopRefused', async () => {
+    const server = await start({ dpop: true })
+    const response = await login(server)
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+    expect(server.stats.dpopRefused).toBe(1)
+  })
+
+  it('/api/me answers 200 to the token as DPoP with a proof of its key made for it (ath)', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const response = await dpopMe(server, tokens.accessToken, key)
+    expect(response.status).toBe(200)
+    expect(await response.json()).toMatchObject({ sub: 'ada' })
+  })
+
+  it('the same token without a proof is 401 with WWW-Authenticate: DPoP, counted as unauthorized and as a refused proof', async () => {
+    const { server, key, tokens } = await loggedIn()
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(200)
+    const response = await dpopMe(server, tokens.accessToken, undefined)
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_dpop_proof"')
+    expect(server.stats).toMatchObject({ unauthorized: 1, dpopRefused: 1 })
+  })
+
+  it('the token with a good proof by another key is 401 invalid_token: the proof key must be the one in cnf.jkt', async () => {
+    const { server, tokens } = await loggedIn()
+    const response = await dpopMe(server, tokens.accessToken, await newKey())
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_token"')
+    expect(server.stats.unauthorized).toBe(1)
+  })
+
+  it('the token sent as Bearer, even with a good proof, is 401 invalid_token', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const response = await dpopMe(server, tokens.accessToken, key, {}, 'Bearer')
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_token"')
+    expect(server.stats.unauthorized).toBe(1)
+  })
+
+  it('the DPoP scheme is case-insensitive', async () => {
+    const { server, key, tokens } = await loggedIn()
+    expect((await dpopMe(server, tokens.accessToken, key, {}, 'dpop')).status).toBe(200)
+  })
+
+  it.each([
+    ['no ath', { ath: undefined }],
+    ['the ath of another token', { ath: ath('another.access.token') }],
+  ])('a proof of the right key with %s is 401 invalid_dpop_proof', async (_, claims) => {
+    const { server, key, tokens } = await loggedIn()
+    const response = await dpopMe(server, tokens.accessToken, key, claims)
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_dpop_proof"')
+  })
+
+  it('a jti seen before is refused, even in a new proof; the next proof with a new jti goes through', async () => {
+    const { server, key, tokens } = await loggedIn()
+    expect((await dpopMe(server, tokens.accessToken, key, { jti: 'once' })).status).toBe(200)
+    const again = await dpopMe(server, tokens.accessToken, key, { jti: 'once', iat: Math.floor(Date.now() / 1000) - 1 })
+    expect(again.status).toBe(401)
+    expect(again.headers.get('www-authenticate')).toBe('DPoP error="invalid_dpop_proof"')
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(200)
+  })
+
+  it('a login proof replayed as it was is refused', async () => {
+    const server = await start({ dpop: true })
+    const dpop = await proof(await newKey(), 'POST', `${server.url}/auth/login`)
+    expect((await post(server, '/auth/login', credentials, { dpop })).status).toBe(200)
+    const replayed = await post(server, '/auth/login', credentials, { dpop })
+    expect(replayed.status).toBe(400)
+    expect(await replayed.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+  })
+
+  it('two DPoP headers, each a good proof, are refused: exactly one is allowed', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const { host } = new URL(server.url)
+    const proofs = await Promise.all([1, 2].map(() => proof(key, 'GET', `${server.url}/api/me`, { ath: ath(tokens.accessToken) })))
+    const answer = await raw(server, `GET /api/me HTTP/1.1\r\nHost: ${host}\r\nAuthorization: DPoP ${tokens.accessToken}\r\nDPoP: ${proofs[0]}\r\nDPoP: ${proofs[1]}\r\nConnection: close\r\n\r\n`)
+    expect(answer.status).toBe(401)
+    expect(answer.text).toContain('invalid_dpop_proof')
+  })
+
+  it.each([
+    ['htm POST for a GET', (url: string) => ({ htm: 'POST', htu: `${url}/api/me` })],
+    ['htu of another path', (url: string) => ({ htu: `${url}/api/config` })],
+    ['htu of another server', () => ({ htu: 'http://evil.example/api/me' })],
+    ['htu at 127.0.0.1 for a request sent to localhost', (url: string) => ({ htu: url.replace('localhost', '127.0.0.1') + '/api/me' })],
+    ['htu over https', (url: string) => ({ htu: url.replace('http:', 'https:') + '/api/me' })],
+    ['no htu', () => ({ htu: undefined })],
+  ])('a proof with %s is 401 invalid_dpop_proof', async (_, claims) => {
+    const { server, key, tokens } = await loggedIn()
+    const response = await dpopMe(server, tokens.accessToken, key, claims(server.url))
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_dpop_proof"')
+    expect(server.stats.dpopRefused).toBe(1)
+  })
+
+  it("a proof naming the server a forged Host header names is refused: the origin must be one of this server's", async () => {
+    const { server, key, tokens } = await loggedIn()
+    const dpop = await proof(key, 'GET', 'http://evil.example/api/me', { ath: ath(tokens.accessToken) })
+    const answer = await raw(server, `GET /api/me HTTP/1.1\r\nHost: evil.example\r\nAuthorization: DPoP ${tokens.accessToken}\r\nDPoP: ${dpop}\r\nConnection: close\r\n\r\n`)
+    expect(answer.status).toBe(401)
+    expect(answer.text).toContain('invalid_dpop_proof')
+  })
+
+  it('htu is compared by the origin the request came in on: a page at 127.0.0.1 signs that origin and is served; its query is ignored', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const here = server.url.replace('localhost', '127.0.0.1')
+    const response = await fetch(`${here}/api/me?x=1`, {
+      headers: { authorization: `DPoP ${tokens.accessToken}`, dpop: await proof(key, 'GET', `${here}/api/me?y=2#z`, { ath: ath(tokens.accessToken) }) },
+    })
+    expect(response.status).toBe(200)
+  })
+
+  it.each([
+    ['htm GET', (url: string) => ({ htm: 'GET', htu: `${url}/auth/login` })],
+    ['htu of /auth/refresh', (url: string) => ({ htu: `${url}/auth/refresh` })],
+  ])('a login proof with %s is 400 invalid_dpop_proof', async (_, claims) => {
+    const server = await start({ dpop: true })
+    const response = await dpopLogin(server, await newKey(), claims(server.url))
+    expect(response.status).toBe(400)
+    expect(await response.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+  })
+
+  it.each([
+    ['5 minutes old', -300],
+    ['5 minutes ahead', 300],
+  ])('a proof whose iat is %s is refused, at login and at the API', async (_, offset) => {
+    const { server, key, tokens } = await loggedIn()
+    const iat = Math.floor(Date.now() / 1000) + offset
+    expect((await dpopLogin(server, key, { iat })).status).toBe(400)
+    expect((await dpopMe(server, tokens.accessToken, key, { iat })).status).toBe(401)
+    expect(server.stats.dpopRefused).toBe(2)
+  })
+
+  it.each([
+    ['typ JWT', async (key: Key) => ({ typ: 'JWT', jwk: key.jwk })],
+    ['the jwk of another key than the one that signed', async () => ({ jwk: (await newKey()).jwk })],
+    ['its private key as jwk', async (key: Key) => ({ jwk: await exportJWK(key.privateKey) })],
+  ])('a proof with %s is refused', async (_, header) => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+    const key = { privateKey, jwk: await exportJWK(publicKey) }
+    const { server, tokens } = await loggedIn({}, key)
+    const dpop = await proof(key, 'GET', `${server.url}/api/me`, { ath: ath(tokens.accessToken) }, await header(key))
+    const response = await fetch(`${server.url}/api/me`, { headers: { authorization: `DPoP ${tokens.accessToken}`, dpop } })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toBe('DPoP error="invalid_dpop_proof"')
+  })
+
+  it('a refresh with a proof by another key is refused and revokes nothing; the family goes on with its own key, tokens still bound to it', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const stolen = await dpopRefresh(server, await newKey(), tokens.refreshToken)
+    expect(stolen.status).toBe(401)
+    expect(await stolen.json()).toMatchObject({ error: 'invalid_grant' })
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(200)
+    const next = await tokensOf(await dpopRefresh(server, key, tokens.refreshToken))
+    expect(next).toMatchObject({ tokenType: 'DPoP' })
+    expect(claimsOf(next.accessToken).cnf).toEqual({ jkt: await calculateJwkThumbprint(key.jwk) })
+    expect((await dpopMe(server, next.accessToken, key)).status).toBe(200)
+    expect(server.stats.reuseDetected).toBe(0)
+  })
+
+  it('a refresh without a proof is 400 invalid_dpop_proof and spends nothing: the refresh token still works with a proof', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const refused = await refresh(server, tokens.refreshToken)
+    expect(refused.status).toBe(400)
+    expect(await refused.json()).toMatchObject({ error: 'invalid_dpop_proof' })
+    expect((await dpopRefresh(server, key, tokens.refreshToken)).status).toBe(200)
+  })
+
+  it('logout by the access token with a proof of its key ends the session', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const dpop = await proof(key, 'POST', `${server.url}/auth/logout`, { ath: ath(tokens.accessToken) })
+    expect((await post(server, '/auth/logout', {}, { authorization: `DPoP ${tokens.accessToken}`, dpop })).status).toBe(204)
+    expect((await dpopRefresh(server, key, tokens.refreshToken)).status).toBe(401)
+  })
+
+  it('logout by the access token without a good proof is answered 204 but ends nothing: the token does not identify a session', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const wrongKey = await proof(await newKey(), 'POST', `${server.url}/auth/logout`, { ath: ath(tokens.accessToken) })
+    for (const headers of [{}, { dpop: wrongKey }] as Record<string, string>[]) {
+      expect((await post(server, '/auth/logout', {}, { authorization: `DPoP ${tokens.accessToken}`, ...headers })).status).toBe(204)
+    }
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(200)
+    expect((await dpopRefresh(server, key, tokens.refreshToken)).status).toBe(200)
+  })
+
+  it('logout with a refused proof still ends the session its refresh token names: logout must work', async () => {
+    const { server, key, tokens } = await loggedIn()
+    const response = await post(server, '/auth/logout', { refreshToken: tokens.refreshToken }, { authorization: `DPoP ${tokens.accessToken}`, dpop: 'not-a-proof' })
+    expect(response.status).toBe(204)
+    expect(server.stats.dpopRefused).toBe(1)
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(401)
+    expect((await dpopRefresh(server, key, tokens.refreshToken)).status).toBe(401)
+  })
+
+  it("keeps a proof's jti only while its iat is in the window", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const { server, key, tokens } = await loggedIn({ accessTokenLifetimeSec: 3600 })
+    expect((await dpopMe(server, tokens.accessToken, key)).status).toBe(200)
+    expect(server.held().dpopProofs).toBe(2)
+    vi.setSystemTime(Date.now() + 61_000)
+    expect(server.held().dpopProofs).toBe(0)
+  })
+
+  describe('with dpopNonce', () => {
+    it('a first login is 400 use_dpop_nonce with a DPoP-Nonce header; the retry with that nonce is 200', async () => {
+      const server = await start({ dpop: true, dpopNonce: true })
+      const key = await newKey()
+      const first = await dpopLogin(server, key)
+      expect(first.status).toBe(400)
+      expect(await first.json()).toMatchObject({ error: 'use_dpop_nonce' })
+      const nonce = first.headers.get('dpop-nonce')
+      expect(nonce).toMatch(/^[\w-]{16,}$/)
+      expect((await dpopLogin(server, key, { nonce })).status).toBe(200)
+      expect((await dpopLogin(server, key, { nonce: 'made-up' })).status).toBe(400)
+    })
+
+    it('the API without the nonce is 401 with WWW-Authenticate: DPoP error="use_dpop_nonce" and a DPoP-Nonce header; with it, 200', async () => {
+      const server = await start({ dpop: true, dpopNonce: true })
+      const key = await newKey()
+      const nonce = (await dpopLogin(server, key)).headers.get('dpop-nonce')!
+      const tokens = await tokensOf(await dpopLogin(server, key, { nonce }))
+      const refused = await dpopMe(server, tokens.accessToken, key)
+      expect(refused.status).toBe(401)
+      expect(refused.headers.get('www-authenticate')).toBe('DPoP error="use_dpop_nonce"')
+      expect(refused.headers.get('dpop-nonce')).toBe(nonce)
+      expect(server.stats).toMatchObject({ unauthorized: 1, dpopRefused: 2 })
+      expect((await dpopMe(server, tokens.accessToken, key, { nonce })).status).toBe(200)
+    })
+
+    it('a nonce is good in the period it was given and the next one, and refused after; each answer names the current nonce', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const server = await start({ dpop: true, dpopNonce: true, accessTokenLifetimeSec: 3600, refreshTokenLifetimeSec: 3600 })
+      const key = await newKey()
+      const first = (await dpopLogin(server, key)).headers.get('dpop-nonce')!
+      const tokens = await tokensOf(await dpopLogin(server, key, { nonce: first }))
+      vi.setSystemTime(Date.now() + 6 * 60_000)
+      const later = await dpopMe(server, tokens.accessToken, key, { nonce: first })
+      expect(later.status).toBe(200)
+      const second = later.headers.get('dpop-nonce')!
+      expect(second).not.toBe(first)
+      vi.setSystemTime(Date.now() + 5 * 60_000)
+      const stale = await dpopMe(server, tokens.accessToken, key, { nonce: first })
+      expect(stale.status).toBe(401)
+      expect(stale.headers.get('www-authenticate')).toBe('DPoP error="use_dpop_nonce"')
+      expect((await dpopMe(server, tokens.accessToken, key, { nonce: second })).status).toBe(200)
+    })
+  })
+
+  it('startDemoServer refuses a dpop that is not a boolean, and dpopNonce without dpop, naming them', async () => {
+    await expect(startDemoServer({ dpop: 'yes' as never })).rejects.toThrow(/^dpop must be a boolean/)
+    await expect(startDemoServer({ dpopNonce: true })).rejects.toThrow(/^dpopNonce must be/)
+  })
+
+  it.each([
+    [{ DPOP: 'yes' }, 'DPOP'],
+    [{ DPOP_NONCE: '1' }, 'DPOP_NONCE'],
+  ])('npm run demo with %o stops at once naming %s', (env, name) => {
+    const run = spawnSync(process.execPath, [join(root, 'examples/server/main.mjs')], { env: { ...process.env, PORT: '0', ...env }, encoding: 'utf8', timeout: 20_000 })
+    expect(run.status).toBe(1)
+    expect(run.stderr).toContain(name)
+  })
+
+  it('npm run demo with DPOP=1 starts a DPoP server and says so in its banner', async () => {
+    const child = spawn(process.execPath, [join(root, 'examples/server/main.mjs')], { env: { ...process.env, PORT: '0', OIDC_PORT: '0', DPOP: '1' } })
+    try {
+      let out = ''
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no banner: ${out}`)), 20_000)
+        child.stdout.on('data', (chunk) => {
+          out += chunk
+          if (out.includes('Ctrl-C')) resolve(void clearTimeout(timer))
+        })
+      })
+      expect(out).toMatch(/DPoP: +on/)
+      const url = /vanilla app: +(\S+)\//.exec(out)![1]
+      expect(await (await fetch(`${url}/api/config`)).json()).toMatchObject({ dpop: true, dpopNonce: false })
+    } finally {
+      child.kill()
+    }
   })
 })

@@ -1,14 +1,14 @@
 // The demo's auth server: real signed JWTs (ES256, jose), rotating refresh tokens with reuse
-// detection, throttled logins, revocation, a protected API, and the example apps. Node's http
-// module only. Everything lives in this process's memory: see the README for what a production
-// deployment changes (a shared store, a key from a secret manager).
+// detection, throttled logins, revocation, a protected API, optional DPoP (RFC 9449), and the
+// example apps. Node's http module only. Everything lives in this process's memory: see the README
+// for what a production deployment changes (a shared store, a key from a secret manager).
 import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer, STATUS_CODES } from 'node:http'
 import { dirname, extname, join, normalize, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { SignJWT, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import { EmbeddedJWK, SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const repo = join(here, '../..')
@@ -18,6 +18,14 @@ const REFRESH_COOKIE = '__Host-tokenkeeper-refresh'
 const MAX_BODY_BYTES = 16 * 1024
 const MAX_HEADER_BYTES = 8 * 1024
 const scryptAsync = promisify(scrypt)
+/** What a DPoP proof may be signed with: asymmetric algorithms only, as RFC 9449 requires. */
+const DPOP_ALGORITHMS = ['ES256', 'PS256', 'EdDSA']
+/** A proof's iat may be this far from the server's clock, either way; its jti is kept as long. */
+const DPOP_IAT_WINDOW_SEC = 60
+/** A server nonce is good for one to two of these: the current one and the one before are accepted. */
+const DPOP_NONCE_PERIOD_MS = 5 * 60_000
+/** jtis remembered at once: past it, proofs are refused (503) until old ones age out, not forgotten early. */
+const MAX_SEEN_PROOFS = 100_000
 
 /** The settings, their defaults and what each must be: checked before the server starts. */
 const SETTINGS = {
@@ -37,6 +45,10 @@ const SETTINGS = {
   // The OpenID Provider the /oidc/ page logs in with (examples/oidc-provider), or a function giving
   // it: the provider is started after this server, as it needs this server's origin.
   oidcIssuer: [undefined, (v) => v === undefined || typeof v === 'function' || (typeof v === 'string' && URL.canParse(v)), 'a URL, or a function returning one'],
+  // DPoP (RFC 9449): token and API requests carry a proof of a key the tokens are bound to.
+  dpop: [false, (v) => typeof v === 'boolean', 'a boolean'],
+  // Checked after dpop (the table's order): a nonce asked for without DPoP would silently do nothing.
+  dpopNonce: [false, (v, settings) => typeof v === 'boolean' && (!v || settings.dpop), 'a boolean, and true only with dpop'],
 }
 
 /**
@@ -110,14 +122,14 @@ export async function startDemoServer(options = {}) {
   const settings = {}
   for (const [name, [fallback, valid, expected]] of Object.entries(SETTINGS)) {
     const value = options[name] ?? fallback
-    if (!valid(value)) throw new TypeError(`${name} must be ${expected}, got ${JSON.stringify(String(value)).slice(0, 40)}`)
+    if (!valid(value, settings)) throw new TypeError(`${name} must be ${expected}, got ${JSON.stringify(String(value)).slice(0, 40)}`)
     settings[name] = value
   }
   const { accessTokenLifetimeSec, refreshTokenLifetimeSec, sessionLifetimeSec, refreshMode } = settings
   const { users } = JSON.parse(await readFile(settings.usersFile, 'utf8'))
   const oidcIssuer = () => (typeof settings.oidcIssuer === 'function' ? settings.oidcIssuer() : settings.oidcIssuer) ?? null
   const { privateKey, publicKey } = await signingKeys(settings.signingKeyPem)
-  const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, unauthorized: 0, throttled: 0 }
+  const stats = { login: 0, refresh: 0, logout: 0, reuseDetected: 0, api: 0, unauthorized: 0, throttled: 0, dpopRefused: 0 }
 
   /**
    * Refresh-token families, one per login, by id. A refresh token is `<family id>.<generation>.<mac>`,
@@ -146,7 +158,8 @@ export async function startDemoServer(options = {}) {
   /** Ends a family: its refresh token and every access token it issued (they name it as `sid`). */
   const revoke = (family) => families.delete(family.id)
 
-  async function issue(sub, existing) {
+  /** `jkt`, with DPoP, is the thumbprint of the key a new login proved: the family keeps it. */
+  async function issue(sub, existing, jkt) {
     const now = Date.now()
     if (!existing) {
       // A user's live sessions are capped: a new login ends the oldest beyond the limit (Maps keep
@@ -154,13 +167,15 @@ export async function startDemoServer(options = {}) {
       const live = [...families.values()].filter((family) => family.sub === sub)
       for (const family of live.slice(0, Math.max(0, live.length - settings.sessionsPerUser + 1))) revoke(family)
     }
-    const family = existing ?? { id: randomBytes(12).toString('base64url'), sub, endsAt: now + sessionLifetimeSec * 1000, generation: 0 }
+    const family = existing ?? { id: randomBytes(12).toString('base64url'), sub, endsAt: now + sessionLifetimeSec * 1000, generation: 0, jkt }
     family.generation++
     // The refresh token ends with its idle lifetime, or with the session, whichever comes first.
     family.expiresAt = Math.min(now + refreshTokenLifetimeSec * 1000, family.endsAt)
     families.set(family.id, family)
     const accessTokenLifetime = Math.max(1, Math.min(accessTokenLifetimeSec, Math.floor((family.endsAt - now) / 1000)))
-    const accessToken = await new SignJWT({ name: users[sub].name, sid: family.id })
+    // A DPoP session's access tokens are bound to its key (RFC 9449 section 6): no use without it.
+    const binding = family.jkt === undefined ? {} : { cnf: { jkt: family.jkt } }
+    const accessToken = await new SignJWT({ name: users[sub].name, sid: family.id, ...binding })
       .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
       .setSubject(sub)
       .setIssuer(ISSUER)
@@ -170,7 +185,8 @@ export async function startDemoServer(options = {}) {
       .setExpirationTime(Math.floor(now / 1000) + accessTokenLifetime)
       .sign(privateKey)
     const refreshToken = `${family.id}.${family.generation}.${mac(family.id, family.generation).toString('base64url')}`
-    return { accessToken, refreshToken, expiresIn: accessTokenLifetime, refreshMaxAge: Math.ceil((family.expiresAt - now) / 1000) }
+    const tokenType = family.jkt === undefined ? 'Bearer' : 'DPoP'
+    return { accessToken, tokenType, refreshToken, expiresIn: accessTokenLifetime, refreshMaxAge: Math.ceil((family.expiresAt - now) / 1000) }
   }
 
   /**
@@ -192,10 +208,14 @@ export async function startDemoServer(options = {}) {
     return { family, generation: Number(generation) }
   }
 
-  /** The family a refresh token opens, after rotation rules: a used token revokes its family. */
-  function redeem(token) {
+  /**
+   * The family a refresh token opens, after rotation rules: a used token revokes its family. `jkt`
+   * is the key the request proved (DPoP): a family bound to another key is refused before the
+   * rotation rules, so a thief without the key can neither refresh nor, by replaying, end the session.
+   */
+  function redeem(token, jkt) {
     const { family, generation } = genuineFamily(token) ?? {}
-    if (!family) return undefined
+    if (!family || family.jkt !== jkt) return undefined
     if (generation !== family.generation) {
       stats.reuseDetected++
       revoke(family)
@@ -204,8 +224,91 @@ export async function startDemoServer(options = {}) {
     return family
   }
 
-  async function verifyAccess(request) {
-    const token = /^Bearer ([\w.-]+)$/i.exec(request.headers.authorization ?? '')?.[1]
+  /**
+   * Nonces for DPoP proofs (RFC 9449 section 8): a random one per period, made when first asked for.
+   * The one before stays good, so a client that has just been given it is not refused at the turn.
+   */
+  const nonces = { current: '', previous: undefined, since: -Infinity }
+  function currentNonce(now = Date.now()) {
+    const periods = Math.floor((now - nonces.since) / DPOP_NONCE_PERIOD_MS)
+    if (periods > 0) {
+      nonces.previous = periods === 1 ? nonces.current : undefined
+      nonces.current = randomBytes(16).toString('base64url')
+      nonces.since = periods === 1 ? nonces.since + DPOP_NONCE_PERIOD_MS : now
+    }
+    return nonces.current
+  }
+  const nonceIsFresh = (nonce, now) => typeof nonce === 'string' && (nonce === currentNonce(now) || nonce === nonces.previous)
+
+  /**
+   * The jtis of accepted proofs, each until its iat leaves the window (a later copy fails the iat
+   * check anyway): a proof is good once. Capped, and full means refusing, never forgetting early.
+   */
+  const seenProofs = new Map()
+  const sweepProofs = (now) => {
+    for (const [jti, forgetAt] of seenProofs) if (forgetAt <= now) seenProofs.delete(jti)
+  }
+
+  /**
+   * Whether a proof's htu names this request (query and fragment ignored, as RFC 9449 says): the
+   * origin the request came in on, by its Host, which must be this server's (the page may use
+   * localhost or 127.0.0.1: the browser signs what it sees), and the request's path. Both sides are
+   * parsed as URLs, so case, default ports and dot segments cannot make a difference.
+   */
+  function namesThisRequest(htu, request, url) {
+    const arrivedAt = `http://${request.headers.host}`
+    if (typeof htu !== 'string' || !URL.canParse(htu) || !URL.canParse(arrivedAt)) return false
+    const claimed = new URL(htu)
+    const { origin } = new URL(arrivedAt)
+    return ownOrigins.has(origin) && claimed.origin === origin && claimed.pathname === url.pathname
+  }
+
+  /**
+   * Checks the request's DPoP proof (RFC 9449 section 4.3) and gives its key's thumbprint (RFC 7638).
+   * `accessToken`, at a protected resource, is the token the proof must be made for (ath). A refused
+   * proof throws: 400 at the token endpoints, 401 with WWW-Authenticate at a resource (section 7.1).
+   */
+  async function checkProof(request, response, url, accessToken) {
+    const atResource = accessToken !== undefined
+    const refuse = (error, description) => {
+      stats.dpopRefused++
+      return new HttpError(atResource ? 401 : 400, error, description, atResource ? { 'www-authenticate': `DPoP error="${error}"` } : {})
+    }
+    // Every answer to a request that needs a proof names the nonce to use next, refused or not.
+    if (settings.dpopNonce) response.setHeader('dpop-nonce', currentNonce())
+    const proofs = request.headersDistinct.dpop ?? []
+    if (proofs.length !== 1) throw refuse('invalid_dpop_proof', proofs.length === 0 ? 'a DPoP proof is required' : 'send exactly one DPoP proof')
+    let proof
+    try {
+      // EmbeddedJWK verifies with the key in the proof's own header, and refuses a private key there.
+      proof = await jwtVerify(proofs[0], EmbeddedJWK, { typ: 'dpop+jwt', algorithms: DPOP_ALGORITHMS, requiredClaims: ['jti', 'htm', 'htu', 'iat'] })
+    } catch {
+      throw refuse('invalid_dpop_proof', 'the DPoP proof is not a dpop+jwt JWS signed by the public key in its header')
+    }
+    const { jti, htm, htu, iat, nonce, ath } = proof.payload
+    const now = Date.now()
+    if (typeof jti !== 'string' || jti === '' || jti.length > 256) throw refuse('invalid_dpop_proof', "the proof's jti must be a string of at most 256 characters")
+    if (htm !== request.method) throw refuse('invalid_dpop_proof', "the proof's htm is not this request's method")
+    if (!namesThisRequest(htu, request, url)) throw refuse('invalid_dpop_proof', "the proof's htu is not this request's URL")
+    if (typeof iat !== 'number' || Math.abs(iat * 1000 - now) > DPOP_IAT_WINDOW_SEC * 1000) throw refuse('invalid_dpop_proof', "the proof's iat is not within a minute of now")
+    if (atResource && ath !== createHash('sha256').update(accessToken, 'ascii').digest('base64url')) {
+      throw refuse('invalid_dpop_proof', "the proof's ath is not the hash of the access token it comes with")
+    }
+    // From here to the set below nothing awaits: two copies of one proof sent at once cannot both pass.
+    if ((seenProofs.get(jti) ?? 0) > now) throw refuse('invalid_dpop_proof', 'this proof was used already')
+    // Last: the client asked for a nonce sends a new proof, which must pass all the rest anyway.
+    if (settings.dpopNonce && !nonceIsFresh(nonce, now)) throw refuse('use_dpop_nonce', 'sign the proof with the nonce in this answer\'s DPoP-Nonce')
+    if (seenProofs.size >= MAX_SEEN_PROOFS) sweepProofs(now)
+    if (seenProofs.size >= MAX_SEEN_PROOFS) {
+      stats.dpopRefused++
+      throw new HttpError(503, 'temporarily_unavailable', 'too many recent DPoP proofs; try again shortly', { 'retry-after': String(DPOP_IAT_WINDOW_SEC) })
+    }
+    seenProofs.set(jti, (iat + DPOP_IAT_WINDOW_SEC) * 1000)
+    return calculateJwkThumbprint(proof.protectedHeader.jwk)
+  }
+
+  /** The claims of an access token: one we signed, complete, and of a live session; else undefined. */
+  async function verifyToken(token) {
     if (!token) return undefined
     try {
       const { payload } = await jwtVerify(token, publicKey, {
@@ -220,6 +323,35 @@ export async function startDemoServer(options = {}) {
     } catch {
       return undefined
     }
+  }
+
+  /**
+   * The claims of the access token the request presents, or undefined. With DPoP the token must
+   * come as `DPoP <token>` (a bound token sent as Bearer is refused), with a proof made for it by
+   * the key it is bound to (cnf.jkt); a refused proof throws.
+   */
+  async function verifyAccess(request, response, url) {
+    if (!settings.dpop) return verifyToken(/^Bearer ([\w.-]+)$/i.exec(request.headers.authorization ?? '')?.[1])
+    const token = /^DPoP ([\w.-]+)$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (!token) return undefined
+    const jkt = await checkProof(request, response, url, token)
+    const claims = await verifyToken(token)
+    return claims?.cnf?.jkt === jkt ? claims : undefined
+  }
+
+  /** The claims an API route acts on; anything less is a 401 saying how to authenticate, and counted. */
+  async function authorize(request, response, url) {
+    let claims
+    try {
+      claims = await verifyAccess(request, response, url)
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 401) stats.unauthorized++
+      throw error
+    }
+    if (claims) return claims
+    stats.unauthorized++
+    const [scheme, kind] = settings.dpop ? ['DPoP', 'DPoP-bound token and a proof of its key'] : ['Bearer', 'bearer token']
+    throw new HttpError(401, 'invalid_token', `a valid, unexpired, unrevoked ${kind} is required`, { 'www-authenticate': `${scheme} error="invalid_token"` })
   }
 
   const cookies = (request) =>
@@ -255,7 +387,7 @@ export async function startDemoServer(options = {}) {
   }
 
   function tokenResponse(response, tokens) {
-    const body = { accessToken: tokens.accessToken, tokenType: 'Bearer', expiresIn: tokens.expiresIn }
+    const body = { accessToken: tokens.accessToken, tokenType: tokens.tokenType, expiresIn: tokens.expiresIn }
     if (refreshMode === 'body') body.refreshToken = tokens.refreshToken
     else response.setHeader('set-cookie', refreshCookie(tokens.refreshToken, tokens.refreshMaxAge))
     return body
@@ -274,8 +406,10 @@ export async function startDemoServer(options = {}) {
   }
 
   const api = {
-    'POST /auth/login': async (request, response) => {
+    'POST /auth/login': async (request, response, url) => {
       stats.login++
+      // The proof first: a refused one, or a nonce still to fetch, costs no password check.
+      const jkt = settings.dpop ? await checkProof(request, response, url) : undefined
       const { username, password } = await readJson(request)
       if (typeof username !== 'string' || typeof password !== 'string' || username.length > 256 || password.length > 1024) {
         throw new HttpError(400, 'invalid_request', 'username and password must be strings')
@@ -291,41 +425,43 @@ export async function startDemoServer(options = {}) {
       // The cookie this login replaces names a session the browser can no longer reach: end it.
       const replaced = refreshMode === 'cookie' ? genuineFamily(cookies(request)[REFRESH_COOKIE])?.family : undefined
       if (replaced) revoke(replaced)
-      return [200, tokenResponse(response, await issue(username))]
+      return [200, tokenResponse(response, await issue(username, undefined, jkt))]
     },
-    'POST /auth/refresh': async (request, response) => {
+    'POST /auth/refresh': async (request, response, url) => {
       stats.refresh++
+      // Before the token is looked at: a refused proof spends nothing, and may be sent again.
+      const jkt = settings.dpop ? await checkProof(request, response, url) : undefined
       const body = await readJson(request)
       const token = refreshMode === 'cookie' ? cookies(request)[REFRESH_COOKIE] : body.refreshToken
-      const family = redeem(token)
+      const family = redeem(token, jkt)
       if (!family) {
         if (refreshMode === 'cookie') response.setHeader('set-cookie', refreshCookie('', 0))
         throw new HttpError(401, 'invalid_grant', 'the refresh token is unknown, expired, revoked or was already used')
       }
       return [200, tokenResponse(response, await issue(family.sub, family))]
     },
-    'POST /auth/logout': async (request, response) => {
+    'POST /auth/logout': async (request, response, url) => {
       stats.logout++
       const body = await readJson(request)
       const token = refreshMode === 'cookie' ? cookies(request)[REFRESH_COOKIE] : body.refreshToken
-      const claims = await verifyAccess(request)
+      // With DPoP an access token names its session only with a good proof of its key. A refused
+      // proof is not answered here: logout must work, so the refresh token still ends its session.
+      const claims = await verifyAccess(request, response, url).catch((error) => {
+        if (error instanceof HttpError) return undefined
+        throw error
+      })
       // The family of the refresh token (any generation we issued), or of the access token: either
       // ends the whole session.
       for (const family of [genuineFamily(token)?.family, claims && families.get(claims.sid)]) if (family) revoke(family)
       if (refreshMode === 'cookie') response.setHeader('set-cookie', refreshCookie('', 0))
       return [204]
     },
-    'GET /api/me': async (request, response) => {
+    'GET /api/me': async (request, response, url) => {
       stats.api++
-      const claims = await verifyAccess(request)
-      if (!claims) {
-        stats.unauthorized++
-        response.setHeader('www-authenticate', 'Bearer error="invalid_token"')
-        throw new HttpError(401, 'invalid_token', 'a valid, unexpired, unrevoked bearer token is required')
-      }
+      const claims = await authorize(request, response, url)
       return [200, { sub: claims.sub, name: claims.name, exp: claims.exp, checkedAt: Date.now() }]
     },
-    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec, oidcIssuer: oidcIssuer() }],
+    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec, oidcIssuer: oidcIssuer(), dpop: settings.dpop, dpopNonce: settings.dpopNonce }],
     'GET /.well-known/jwks.json': async () => [200, { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] }],
   }
   /** The methods each API path takes, for 405's Allow. */
@@ -394,7 +530,7 @@ export async function startDemoServer(options = {}) {
       if (request.method === 'POST' && request.headers.origin && !ownOrigins.has(request.headers.origin)) {
         throw new HttpError(403, 'forbidden', 'cross-origin requests are refused')
       }
-      const [status, body] = await handler(request, response)
+      const [status, body] = await handler(request, response, url)
       response.writeHead(status, body === undefined ? { 'cache-control': 'no-store' } : { 'content-type': 'application/json', 'cache-control': 'no-store' })
       response.end(body === undefined || request.method === 'HEAD' ? undefined : JSON.stringify(body))
       return
@@ -452,6 +588,7 @@ export async function startDemoServer(options = {}) {
     const now = Date.now()
     for (const [id, family] of families) if (family.expiresAt <= now) families.delete(id)
     throttle.sweep(now)
+    sweepProofs(now)
   }
   const sweeper = setInterval(sweep, 60_000)
   sweeper.unref()
@@ -462,7 +599,7 @@ export async function startDemoServer(options = {}) {
     /** How many entries the server holds in memory, after dropping the spent ones. */
     held: () => {
       sweep()
-      return { families: families.size, throttled: throttle.size }
+      return { families: families.size, throttled: throttle.size, dpopProofs: seenProofs.size }
     },
     close: () =>
       new Promise((resolve) => {
