@@ -28,8 +28,8 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
   const clock = options.clock ?? systemClock
   const keys = keyStore(options.storageKey ?? defaults.storageKey, clock, options.storageTimeoutMs ?? defaults.storageTimeoutMs)
   /**
-   * Keys by what names them: an access token this tab has used (a session's token keeps its key
-   * while another tab's login stores a new one), or a key's id, for the auth server's requests.
+   * Keys by what names them: a token this tab has used or been issued (a session's tokens keep
+   * their key while another tab's login stores a new one), or a key's id, for dpopFetch.
    */
   const known = new Map<string, DpopKey | undefined | Promise<DpopKey | undefined>>()
   const remember = <K extends DpopKey | undefined | Promise<DpopKey | undefined>>(name: string, key: K): K => {
@@ -38,29 +38,29 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
     return key
   }
   const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> => token ? (known.get(token) ?? remember(token, keys.load())) : keys.load()
-  /** The key of this tab's last refresh: it is deleted when the refresh is refused for good. */
-  let refreshedWith: DpopKey | undefined
+  /** The refresh token of this tab's last refresh: its request goes with that session's key. */
+  let refreshing: string | undefined
   let allowed: ReadonlySet<string> | undefined
 
   const withProofs = (server: AuthServer): AuthServer => ({
     ...server,
     tokenType: 'DPoP',
     async post(operation, url, body, headers) {
-      // A login gets a new key, never the last session's. A refresh or revocation goes with the
-      // stored key, or the key of the access token it sends.
-      const key = operation === 'login' ? await createKey() : await keyFor(/^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1])
-      // Without its key (deleted by a logout), a refresh goes without a proof, and is refused.
-      if (operation === 'refresh') refreshedWith = key
+      // A login gets a new key, never the last session's. A refresh or revocation goes with the key
+      // of the token it sends, else the stored one; without a key (a logout deleted it) it goes
+      // without a proof, and is refused.
+      const key = operation === 'login' ? await createKey() : await keyFor(/^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1] ?? refreshing)
       if (key) remember(key.id, key)
       const answer = await server.post(operation, url, body, key ? { ...headers, dpop: key.id } : headers)
-      const issued = answer.body as { error?: unknown; access_token?: unknown; accessToken?: unknown; token_type?: unknown; tokenType?: unknown } | undefined
+      const issued = answer.body as Record<string, string> | undefined
       // dpopFetch sent it again with the new nonce already: a 4xx would read as wrong credentials, or an expired session.
       if (issued?.error === 'use_dpop_nonce') {
         throw new AuthError('server', DEV ? `${operation}: POST ${url.split('?')[0]} refused the DPoP nonce twice, or sent none usable` : '', { status: answer.status })
       }
-      const token = answer.ok ? (issued?.access_token ?? issued?.accessToken) : undefined
-      // Bound to the key only when the server says it is: bearer tokens stay unbound, and are refused below.
-      if (typeof token === 'string' && /^dpop$/i.test((issued!.token_type ?? issued!.tokenType) as string)) remember(token, key)
+      // Bound to the key only when the server says they are: bearer tokens stay unbound, and are refused below.
+      if (answer.ok && /^dpop$/i.test(issued?.token_type ?? issued?.tokenType!)) {
+        for (const token of [issued!.access_token ?? issued!.accessToken, issued!.refresh_token ?? issued!.refreshToken]) remember(token!, key)
+      }
       return answer
     },
   })
@@ -83,11 +83,13 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         ...calls,
         login: async (credentials) => landed(await calls.login(credentials)),
         resume: calls.resume && (() => calls.resume!()?.then(landed)),
-        refresh: (refreshToken, idToken) =>
-          calls.refresh(refreshToken, idToken).then(checked, async (error) => {
-            if ((error as AuthError).code === 'session_expired') await keys.remove(refreshedWith)
+        refresh(refreshToken, idToken) {
+          refreshing = refreshToken
+          return calls.refresh(refreshToken, idToken).then(checked, async (error) => {
+            if ((error as AuthError).code === 'session_expired') await keys.remove(await keyFor(refreshToken))
             throw error
-          }),
+          })
+        },
         async revoke(accessToken, refreshToken, replaced) {
           const revoked = await calls.revoke(accessToken, refreshToken, replaced)
           // A replaced session's key was replaced in IndexedDB already by the login that replaced it.

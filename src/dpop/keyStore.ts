@@ -21,8 +21,8 @@ export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStor
   let page: DpopKey | undefined
   let database: Promise<IDBDatabase> | undefined
 
-  /** Runs one transaction; resolves with the result of the request `work` made, once committed. */
-  const transact = <T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest): Promise<T> => {
+  /** Runs one transaction (read-only unless `mode` says otherwise); resolves with the result of the request `work` made, once committed. */
+  const transact = <T>(work: (store: IDBObjectStore) => IDBRequest, mode?: IDBTransactionMode): Promise<T> => {
     database ??= new Promise((opened, failed) => {
       const request = indexedDB.open('tokenkeeper-dpop', 1)
       request.onupgradeneeded = () => request.result.createObjectStore(STORE)
@@ -50,18 +50,18 @@ export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStor
   }
 
   return {
-    load: () => transact<DpopKey | undefined>('readonly', (store) => store.get(name)).catch(() => page),
+    load: () => transact<DpopKey | undefined>((store) => store.get(name)).catch(() => page),
     save(key) {
       page = key
-      return transact<void>('readwrite', (store) => store.put(key, name)).catch(() => undefined)
+      return transact<void>((store) => store.put(key, name), 'readwrite').catch(() => undefined)
     },
     remove(key) {
       if (page === key) page = undefined
-      return transact<void>('readwrite', (store) => {
+      return transact<void>((store) => {
         const request = store.get(name)
         request.onsuccess = () => request.result?.id === key?.id && store.delete(name)
         return request
-      }).catch(() => undefined)
+      }, 'readwrite').catch(() => undefined)
     },
   }
 }
