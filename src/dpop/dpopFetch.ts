@@ -5,19 +5,16 @@ import { createProof, type DpopKey } from './proof.js'
 /** RFC 9449 §8.1: a nonce is 1*NQCHAR (printable ASCII but `"` and `\`); anything else is junk, ignored. */
 const NONCE = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
-/**
- * A server that wants a (newer) nonce: an API answers 401 with `use_dpop_nonce` in its DPoP
- * challenge (RFC 9449 §9), an auth server 400 with it as the error (§8).
- */
-const asksForNonce = async (response: Response): Promise<boolean> =>
-  /use_dpop_nonce/.test(String(response.status === 401 ? response.headers.get('www-authenticate') : response.status === 400 && (await response.clone().text())))
+/** RFC 9449 §9: an API that wants a (newer) nonce answers 401 with `use_dpop_nonce` in its DPoP challenge. */
+const asksForNonce = (response: Response): boolean => response.status === 401 && /use_dpop_nonce/.test(response.headers.get('www-authenticate')!)
 
 /**
  * The `fetch` beneath the client: every request that needs a proof gets a fresh one. Those are
  * the protocol's requests to the auth server (marked by `dpop()`), and `auth.fetch`'s to an allowed
  * origin, whose `Authorization: Bearer` goes out as `Authorization: DPoP` with the token's hash in
- * the proof. The latest `DPoP-Nonce` of each origin goes into the next proof; an answer asking for
- * one is sent again once, with no refresh. Everything else goes out untouched.
+ * the proof. The latest `DPoP-Nonce` of each origin goes into the next proof; an API's answer
+ * asking for one is sent again once, with no refresh (the auth server's, `dpop()` sends again
+ * itself: it reads the parsed body). Everything else goes out untouched.
  */
 export function dpopFetch(
   fetch: typeof globalThis.fetch,
@@ -58,11 +55,11 @@ export function dpopFetch(
     }
 
     let [response, sent] = await send()
-    if (!canRepeat || !(await asksForNonce(response))) return response
+    if (mark || !canRepeat || !asksForNonce(response)) return response
     // Asked for a nonce and given a usable new one: once more, never a third time.
     if (nonces.get(origin) !== sent) [response] = await send()
-    // The auth server's answer is judged by dpop()'s protocol; an API's would cost a refresh per request.
-    if (mark || !(await asksForNonce(response))) return response
+    // Refused again: sending it on would cost a refresh per request.
+    if (!asksForNonce(response)) return response
     throw new AuthError('server', DEV ? `${method} ${origin + pathname}: the server refused the DPoP nonce twice, or sent none usable` : '', { status: 401 })
   }
 }

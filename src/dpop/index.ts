@@ -6,6 +6,7 @@ import { jsonProtocol } from '../protocols/json.js'
 import type { AuthServer, Protocol, ProtocolCalls } from '../protocols/Protocol.js'
 import { resolveAllowedOrigins } from '../resolveOptions.js'
 import type { TokenResponse } from '../session.js'
+import type { ServerAnswer } from '../transport.js'
 import { dpopFetch } from './dpopFetch.js'
 import { keyStore } from './keyStore.js'
 import { createKey, type DpopKey } from './proof.js'
@@ -51,12 +52,16 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
       // without a proof, and is refused.
       const key = operation === 'login' ? await createKey() : await keyFor(/^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1] ?? refreshing)
       if (key) remember(key.id, key)
-      const answer = await server.post(operation, url, body, key ? { ...headers, dpop: key.id } : headers)
-      const issued = answer.body as Record<string, string> | undefined
-      // dpopFetch sent it again with the new nonce already: a 4xx would read as wrong credentials, or an expired session.
-      if (issued?.error === 'use_dpop_nonce') {
+      const send = () => server.post(operation, url, body, key ? { ...headers, dpop: key.id } : headers)
+      const asksForNonce = (answer: ServerAnswer): boolean => (answer.body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce'
+      let answer = await send()
+      // RFC 9449 §8: once more, with the nonce dpopFetch kept from the answer; never a third time.
+      if (asksForNonce(answer)) answer = await send()
+      // A 4xx would read as wrong credentials, or as an expired session.
+      if (asksForNonce(answer)) {
         throw new AuthError('server', DEV ? `${operation}: POST ${url.split('?')[0]} refused the DPoP nonce twice, or sent none usable` : '', { status: answer.status })
       }
+      const issued = answer.body as Record<string, string> | undefined
       // Bound to the key only when the server says they are: bearer tokens stay unbound, and are refused below.
       if (answer.ok && /^dpop$/i.test(issued?.token_type ?? issued?.tokenType!)) {
         for (const token of [issued!.access_token ?? issued!.accessToken, issued!.refresh_token ?? issued!.refreshToken]) remember(token!, key)

@@ -38,6 +38,8 @@ export interface OidcProviderOptions {
   accounts?: Record<string, OidcAccountClaims>
   /** Merged per feature over the fixture's `features` (e.g. `{ revocation: { enabled: false } }`). */
   features?: Record<string, unknown>
+  /** More metadata of the one client, e.g. `{ dpop_bound_access_tokens: true }`. */
+  client?: Record<string, unknown>
   /** Any other oidc-provider configuration, shallow-merged over the fixture's last. */
   config?: Record<string, unknown>
 }

@@ -210,6 +210,7 @@ export async function startOidcProvider(options = {}) {
     corsOrigins,
     user = 'ada',
     features = {},
+    client = {},
     config = {},
   } = options
   const postLogoutRedirectUris = options.postLogoutRedirectUris ?? [...new Set(redirectUris.map((u) => new URL('/', u).href))]
@@ -265,6 +266,7 @@ export async function startOidcProvider(options = {}) {
         response_types: ['code'],
         redirect_uris: redirectUris,
         post_logout_redirect_uris: postLogoutRedirectUris,
+        ...client,
       },
     ],
     jwks: { keys: [signingKey()] },
