@@ -4,10 +4,26 @@ const $ = (id) => document.getElementById(id)
 const config = await fetch('/api/config').then((response) => response.json())
 
 // Tokens in memory only; the refresh token in an HttpOnly cookie the page never sees.
-const auth = createAuthClient({
+const options = {
   baseUrl: location.origin,
   refreshTokenInCookie: config.refreshMode === 'cookie',
-})
+}
+// With DPOP=1 the server binds the tokens to a key this browser keeps (tokenkeeper/dpop): every
+// request carries a proof signed with it, and the log below shows each one as it leaves.
+const auth = createAuthClient(config.dpop ? (await import('/dist/dpop.js')).dpop({ ...options, fetch: showingProofs }) : options)
+
+/** The fetch beneath dpop(): logs what the DPoP header of each request asserts (never the proof itself, nor the token). */
+function showingProofs(input, init) {
+  const proof = new Headers(init?.headers).get('dpop')
+  if (proof) {
+    const decode = (part) => JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')))
+    const [header, payload] = proof.split('.').slice(0, 2).map(decode)
+    const scheme = new Headers(init?.headers).get('authorization')?.split(' ')[0]
+    const claims = [`${payload.htm} ${new URL(payload.htu).pathname}`, `key ${header.jwk.x.slice(0, 8)}…`, payload.ath && 'ath (bound to the token)', payload.nonce && 'server nonce']
+    log('dpop', `DPoP header: ${claims.filter(Boolean).join(', ')}${scheme ? `; Authorization: ${scheme} …` : ''}`)
+  }
+  return fetch(input, init)
+}
 
 function log(type, detail = '') {
   const item = document.createElement('li')
