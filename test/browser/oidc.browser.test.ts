@@ -1,63 +1,19 @@
 // @vitest-environment node
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest'
-import { startOidcProvider, type OidcProviderFixture } from '../support/oidcProvider.mjs'
-import { describeInEngines, useBrowserSuite, useContextPerTest, type TestPage } from './harness.js'
+import { beforeAll, expect, it } from 'vitest'
+import type { OidcProviderFixture } from '../support/oidcProvider.mjs'
+import { describeInEngines, type TestPage } from './harness.js'
+import { useOidcPages } from './oidcPages.js'
 
 // The whole redirect in a real browser: the app page (test/browser/oidc.html, on the test server's
 // origin) → oidc-provider (another origin, in this process; its login step needs no form) → the
 // callback on the app page → logged in. Then tabs, rotations and logout as a user meets them.
 describeInEngines('oidc protocol against oidc-provider, by redirect,', (engine) => {
-  const suite = useBrowserSuite(engine)
-  const context = useContextPerTest(suite)
+  const pages = useOidcPages(engine)
+  const { settle, appTab, logIn, sessionOf, errorCodes, callbackUrl } = pages
   let provider: OidcProviderFixture
-  const appUrl = (query = '') => `${suite.server.url}/test/browser/oidc.html${query}`
-
-  beforeAll(async () => {
-    provider = await startOidcProvider({ redirectUris: [appUrl()], postLogoutRedirectUris: [appUrl()], accessTokenTtlSec: 60 })
+  beforeAll(() => {
+    provider = pages.provider
   })
-  afterAll(() => provider?.close())
-  beforeEach(() => provider.resetEvents())
-
-  /**
-   * Waits until `fn` is truthy in the page, across navigations: an evaluate made while the page is
-   * leaving fails, and is asked again.
-   */
-  async function settle<A>(page: TestPage, fn: (arg: A) => unknown, arg?: A, timeout = 15_000): Promise<void> {
-    const until = Date.now() + timeout
-    while (!(await page.evaluate(fn as (arg: A | undefined) => unknown, arg).catch(() => false))) {
-      if (Date.now() > until) throw new Error(`waited ${timeout} ms for ${String(fn)} at ${await page.evaluate(() => location.href + " " + document.readyState + " " + typeof window.auth).catch((e) => String(e))}; page errors: ${page.errors.join(" / ")}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-
-  /** A tab on the app page with the provider configured, its client ready. */
-  async function appTab(storage: 'memory' | 'local' = 'memory', capture = false): Promise<TestPage> {
-    const page = await context().newPage()
-    const config = { issuer: provider.issuer, clientId: provider.clientId, postLogoutRedirectUri: appUrl(), storage, capture }
-    await page.goto(appUrl())
-    // Firefox may load the next page before another tab's (or this one's) fresh localStorage write
-    // reaches it: reload until the page has its settings.
-    for (let attempt = 0; !(await page.evaluate(() => window.auth !== undefined)); attempt++) {
-      if (attempt === 20) throw new Error('the test page never got its settings')
-      await page.evaluate((settings) => localStorage.setItem('oidc-test', settings), JSON.stringify(config))
-      await new Promise((resolve) => setTimeout(resolve, attempt * 50))
-      await page.reload()
-    }
-    await page.evaluate(() => window.tokenkeeperReady)
-    return page
-  }
-
-  /** Logs in from `page` by redirect and waits until it is back at `returnTo`, logged in. */
-  async function logIn(page: TestPage, returnTo = '/test/browser/oidc.html?view=orders'): Promise<void> {
-    await page.evaluate((to) => void window.auth.login({ returnTo: to }), returnTo)
-    await settle(page, (href) => location.href === href && !!window.auth?.getSession(), `${suite.server.url}${returnTo}`)
-  }
-
-  const sessionOf = (page: TestPage) => page.evaluate(() => window.auth.getSession())
-  const errorCodes = (page: TestPage) => page.evaluate(() => window.events.filter((event) => event.type === 'error').map((event) => event.code))
-  /** The callback URL this tab came back to, from the page's own record of what it loaded. */
-  const callbackUrl = (page: TestPage) =>
-    page.evaluate(() => (JSON.parse(sessionStorage.getItem('visited') ?? '[]') as string[]).find((href) => href.includes('code=')))
 
   it('logs in: app page → provider → callback → logged in at returnTo, with the ID token claims and no trace in the URL', async () => {
     const page = await appTab()
