@@ -34,6 +34,7 @@ for (const [name, file] of Object.entries(entries)) results.size.entries[name] =
 const createOnly = "export { createAuthClient } from './dist/index.js'"
 results.size.createAuthClient = await minGzip(createOnly, root)
 results.size.oauth2OnTop = (await minGzip(`${createOnly}\nexport { oauth2 } from './dist/oauth2.js'`, root)) - results.size.createAuthClient
+results.size.dpopOnTop = (await minGzip(`${createOnly}\nexport { dpop } from './dist/dpop.js'`, root)) - results.size.createAuthClient
 for (const name of anchors) {
   const bytes = await minGzip(everythingOf(name), root)
   results.size.anchors[name] = { bytes, ratio: round(bytes / results.size.entries.tokenkeeper, 2) }
@@ -150,6 +151,7 @@ server.close()
 const child = (script, args, flags = []) => JSON.parse(execFileSync(process.execPath, [...flags, join(here, script), ...args.map(String)], { encoding: 'utf8', maxBuffer: 1 << 20 }))
 results.longSession = child('longSession.mjs', [scale.hours])
 results.memory = child('memory.mjs', [scale.cycles], ['--expose-gc'])
+results.dpop = child('dpop.mjs', quick ? [50, 3] : [500, 15])
 
 // Report
 const targets = {
@@ -166,6 +168,7 @@ const rows = [
   ['bundle: every export of tokenkeeper', kb(results.size.entries.tokenkeeper), 'target 6.5 KB'],
   ['bundle: every export of tokenkeeper, development build', kb(results.size.entries['tokenkeeper (development build)']), 'not budgeted'],
   ['bundle: tokenkeeper/oauth2 on top of createAuthClient', kb(results.size.oauth2OnTop), '≤ 1 KB'],
+  ['bundle: tokenkeeper/dpop on top of createAuthClient', kb(results.size.dpopOnTop), '≤ 1.5 KB'],
   ['bundle: tokenkeeper/ky', kb(results.size.entries['tokenkeeper/ky']), '≤ 1 KB'],
   ['bundle: tokenkeeper/react', kb(results.size.entries['tokenkeeper/react']), '≤ 0.5 KB'],
   ...anchors.map((name) => [`bundle: ${name}`, `${kb(results.size.anchors[name].bytes)} (${results.size.anchors[name].ratio}×)`, 'same method']),
@@ -174,6 +177,7 @@ const rows = [
   ['  the same against bare fetch(url), sequential / concurrent', `${results.overhead.sequentialMedianRatioVsBareFetch} / ${results.overhead.concurrentMedianRatioVsBareFetch}`, 'undici: any init costs ~6%'],
   ['attaching the token, no network', `${results.overhead.attachNsPerCall} ns/call`, ''],
   ['JWT decodes per request', String(results.overhead.jwtDecodesPerRequest), '0'],
+  ['DPoP proof per auth.fetch request, no network (Node WebCrypto)', `${results.dpop.proofMicros} µs`, `${results.dpop.plainMicros} µs without`],
   ...results.coalescing.map((row) => [`${row.n} requests on an expired token`, `${row.refreshes} refresh, +${row.addedLatencyMs} ms`, '1 refresh']),
   [`${scale.hours} h of 5-min tokens, 1 request/s: refreshes`, String(results.longSession.refreshes), `≤ ${Math.ceil(362 * (scale.hours / 24))} (ideal ${Math.round(360 * (scale.hours / 24))})`],
   ['  401s seen / requests that waited for a refresh', `${results.longSession.unauthorized} / ${results.longSession.waited}`, '0 / –'],

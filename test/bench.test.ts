@@ -20,5 +20,6 @@ describe('bench smoke run', () => {
     expect(results.coalescing.map((row: { refreshes: number }) => row.refreshes)).toEqual([1, 1])
     expect(results.longSession.unauthorized).toBe(0)
     expect(results.memory).toMatchObject({ timersLeft: 0, listenersLeft: 0 })
+    expect(results.dpop.dpopMicros).toBeGreaterThan(0)
   }, 120_000)
 })
