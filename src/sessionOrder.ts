@@ -5,7 +5,9 @@
  * than the largest generation the tab has seen if that is larger (in storage, in any message, in a
  * starting tab's question). A change made after hearing of another therefore always comes after
  * it; tabs that have not heard of each other are ordered by their shared wall clock, so the last
- * login or logout the user made wins; the tab id breaks the remaining ties.
+ * login or logout the user made wins; the tab id breaks the remaining ties. Two sessions are
+ * ordered by their logins: a refresh stamped before its tab heard of a newer login must not bring
+ * the older session back, in that tab or any other.
  *
  * A logout or expiry names the session it ends, so it can never end a later one.
  */
@@ -19,6 +21,8 @@ export interface Stamp {
 /** What a session change carries for the order. */
 export interface Identity extends Stamp {
   readonly sid: string
+  /** The generation of the session's login. */
+  readonly born: number
 }
 
 /**
@@ -47,8 +51,9 @@ export const isLater = (a: Stamp, b: Stamp): boolean => (a.gen !== b.gen ? a.gen
 export function replaces(incoming: Identity, held: Identity | undefined, ended: { has(sid: string): boolean }): boolean {
   // A session that ended never comes back, whatever a late message says.
   if (ended.has(incoming.sid)) return false
-  // No session is not a change anyone made to this one: any live session beats it. Otherwise the
-  // later change wins, within a session (a refresh is made after hearing of the state it renews)
-  // as between two.
-  return !held || isLater(incoming, held)
+  // No session is not a change anyone made to this one: any live session beats it. Within a
+  // session the later change wins (a refresh is made after hearing of the state it renews);
+  // between two, the later login, whatever renewed the other since (the session id breaks ties:
+  // it is the same in every tab, where the last tab to change a session is not).
+  return !held || (incoming.sid === held.sid ? isLater(incoming, held) : isLater({ gen: incoming.born, tab: incoming.sid }, { gen: held.born, tab: held.sid }))
 }

@@ -59,6 +59,28 @@ describe('createSessionMachine', () => {
     expect(machine.state()).toBeUndefined()
   })
 
+  it("a leader's refresh that crosses another tab's login: every tab ends on the login, and the leader revokes its refreshed tokens (found by test/dpopTabs.test.ts)", () => {
+    let now = 400
+    const leader = createSessionMachine<unknown>('tab-leader', () => now)
+    const other = createSessionMachine<unknown>('tab-other', () => now)
+    // Both hold the session logged in at 400.
+    const old = leader.apply(login('old'), { kind: 'login' }).to!
+    other.adopt({ type: 'session', from: 'tab-leader', gen: old.gen, cause: 'login', record: toRecord(old) })
+    // The other tab logs in at 467; before its message arrives, the leader's refresh answer lands at 468.
+    now = 467
+    const newer = other.apply(login('new'), { kind: 'login' }).to!
+    now = 468
+    const refreshed = leader.apply({ ...old, session: { ...old.session, accessToken: 'old-2' }, rotation: 1 }, { kind: 'refresh' }).to!
+    expect(refreshed.gen).toBeGreaterThan(newer.gen)
+    // The messages cross.
+    const atOther = other.adopt({ type: 'session', from: 'tab-leader', gen: refreshed.gen, cause: 'refresh', record: toRecord(refreshed) })
+    const atLeader = leader.adopt({ type: 'session', from: 'tab-other', gen: newer.gen, cause: 'login', record: toRecord(newer) })
+    expect(atOther).toBeUndefined()
+    expect(atLeader?.to?.sid).toBe(newer.sid)
+    expect(atLeader?.revoke).toBe(refreshed)
+    expect(leader.state()?.sid).toBe(other.state()?.sid)
+  })
+
   it('a logout of a session this tab does not hold ends nothing, but is remembered', () => {
     const machine = createSessionMachine<unknown>('tab-a', () => 0)
     const held = machine.apply(login('mine'), { kind: 'login' }).to

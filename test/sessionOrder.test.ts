@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
 import { isGen, isLater, nextGen, replaces, type Identity } from '../src/sessionOrder.js'
 
-const id = (sid: string, gen: number, tab = 't1'): Identity => ({ sid, gen, tab })
+const id = (sid: string, gen: number, tab = 't1', born = gen): Identity => ({ sid, gen, tab, born })
 const NOW = 1_800_000_000_000
 const none = new Set<string>()
 
@@ -56,11 +56,31 @@ describe('replaces', () => {
     expect(replaces(id('s', 1_000), id('other', 1), new Set(['s']))).toBe(false)
   })
 
-  it('the later stamp wins, within one session (a later refresh) as between two', () => {
+  it('within one session the later stamp wins (a later refresh)', () => {
     expect(replaces(id('s', 6), id('s', 5), none)).toBe(true)
     expect(replaces(id('s', 5), id('s', 6), none)).toBe(false)
+    expect(replaces(id('s', 5, 't2'), id('s', 5, 't1'), none)).toBe(true)
+  })
+
+  it('between two sessions the later login wins, the session id breaking ties', () => {
     expect(replaces(id('b', 6), id('a', 5), none)).toBe(true)
-    expect(replaces(id('b', 5, 't0'), id('a', 5, 't1'), none)).toBe(false)
+    expect(replaces(id('a', 5), id('b', 6), none)).toBe(false)
+    expect(replaces(id('b', 5, 't0'), id('a', 5, 't1'), none)).toBe(true)
+    expect(replaces(id('a', 5, 't1'), id('b', 5, 't0'), none)).toBe(false)
+  })
+
+  it('a refresh of an older session stamped after a newer login does not bring the older session back (found by test/dpopTabs.test.ts)', () => {
+    // The leader refreshed session `old` (logged in at 404) at 468, before it heard of `new`, logged in at 467 in another tab.
+    const refreshedOld = id('old', 468, 'leader', 404)
+    const login = id('new', 467, 'other', 467)
+    expect(replaces(login, refreshedOld, none)).toBe(true)
+    expect(replaces(refreshedOld, login, none)).toBe(false)
+  })
+
+  test.prop([fc.nat(), fc.nat(), fc.nat(), fc.nat()])('between two sessions the order is the same whichever a tab holds (no two tabs keep different ones)', (gen1, born1, gen2, born2) => {
+    const a = id('a', Math.max(gen1, born1), 't1', born1)
+    const b = id('b', Math.max(gen2, born2), 't2', born2)
+    expect(replaces(a, b, none)).toBe(!replaces(b, a, none))
   })
 
   it('the same state heard again replaces nothing', () => {
