@@ -9,7 +9,7 @@ import type { TokenResponse } from '../session.js'
 import type { ServerAnswer } from '../transport.js'
 import { dpopFetch } from './dpopFetch.js'
 import { keyStore } from './keyStore.js'
-import { createKey, type DpopKey } from './proof.js'
+import { createKey, createProof, type DpopKey } from './proof.js'
 
 /**
  * Sender-constrained tokens (DPoP, RFC 9449), for any protocol: give it the options you would give
@@ -28,31 +28,44 @@ import { createKey, type DpopKey } from './proof.js'
 export function dpop(options: AuthClientOptions): AuthClientOptions {
   const clock = options.clock ?? systemClock
   const keys = keyStore(options.storageKey ?? defaults.storageKey, clock, options.storageTimeoutMs ?? defaults.storageTimeoutMs)
+  /** The latest `DPoP-Nonce` of each origin, for the next proof to it (RFC 9449 §8, §9). */
+  const nonces = new Map<string, string>()
   /**
-   * Keys by what names them: a token this tab has used or been issued (a session's tokens keep
-   * their key while another tab's login stores a new one), or a key's id, for dpopFetch.
+   * Keys by the tokens this tab has used or been issued: a session's tokens keep their key while
+   * another tab's login stores a new one. A token this tab has not seen takes the stored key.
    */
-  const known = new Map<string, DpopKey | undefined | Promise<DpopKey | undefined>>()
-  const remember = <K extends DpopKey | undefined | Promise<DpopKey | undefined>>(name: string, key: K): K => {
-    if (known.size > 32) known.clear() // a few tokens a session; the stored key serves the rest
-    known.set(name, key)
+  const known = new Map<string, DpopKey | undefined>()
+  const remember = (token: string, key: DpopKey | undefined): DpopKey | undefined => {
+    // A few tokens a session: the oldest goes first, never the one just added.
+    if (known.size > 32) known.delete(known.keys().next().value!)
+    known.set(token, key)
     return key
   }
-  const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> => token ? (known.get(token) ?? remember(token, keys.load())) : keys.load()
+  // A failed read of the stored key is not remembered: the next call asks again.
+  const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> =>
+    token && known.has(token) ? known.get(token) : token ? remember(token, await keys.load()) : keys.load()
   /** The refresh token of this tab's last refresh: its request goes with that session's key. */
   let refreshing: string | undefined
+  /** Logins started here: only the newest stores its key (the client drops an older one that lands later). */
+  let logins = 0
   let allowed: ReadonlySet<string> | undefined
 
   const withProofs = (server: AuthServer): AuthServer => ({
     ...server,
     tokenType: 'DPoP',
     async post(operation, url, body, headers) {
+      const accessToken = /^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1]
       // A login gets a new key, never the last session's. A refresh or revocation goes with the key
       // of the token it sends, else the stored one; without a key (a logout deleted it) it goes
       // without a proof, and is refused.
-      const key = operation === 'login' ? await createKey() : await keyFor(/^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1] ?? refreshing)
-      if (key) remember(key.id, key)
-      const send = () => server.post(operation, url, body, key ? { ...headers, dpop: key.id } : headers)
+      const key = operation === 'login' ? await createKey() : await keyFor(accessToken ?? refreshing)
+      const { origin, pathname } = new URL(url)
+      const send = async () => {
+        const sent = { ...headers }
+        if (accessToken) sent.authorization = `DPoP ${accessToken}`
+        if (key) sent.dpop = await createProof(key, 'POST', origin + pathname, clock.now(), nonces.get(origin), accessToken)
+        return server.post(operation, url, body, sent)
+      }
       const asksForNonce = (answer: ServerAnswer): boolean => (answer.body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce'
       let answer = await send()
       // RFC 9449 §8: once more, with the nonce dpopFetch kept from the answer; never a third time.
@@ -62,8 +75,9 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         throw new AuthError('server', DEV ? `${operation}: POST ${url.split('?')[0]} refused the DPoP nonce twice, or sent none usable` : '', { status: answer.status })
       }
       const issued = answer.body as Record<string, string> | undefined
-      // Bound to the key only when the server says they are: bearer tokens stay unbound, and are refused below.
-      if (answer.ok && /^dpop$/i.test(issued?.token_type ?? issued?.tokenType!)) {
+      // Bound to the key only when the server says they are (a string, "DPoP"): bearer tokens stay
+      // unbound, and are refused below.
+      if (answer.ok && (issued?.token_type ?? issued?.tokenType)?.toLowerCase?.() === 'dpop') {
         for (const token of [issued!.access_token ?? issued!.accessToken, issued!.refresh_token ?? issued!.refreshToken]) remember(token!, key)
       }
       return answer
@@ -80,14 +94,15 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         throw new AuthError('invalid_response', DEV ? 'the server answered a DPoP token request with bearer tokens (token_type is not DPoP)' : '')
       }
       /** A login's key becomes the origin's before the client tells the other tabs of the session. */
-      const landed = async (tokens: TokenResponse): Promise<TokenResponse> => {
-        await keys.save((await known.get((await checked(tokens)).accessToken))!)
+      const landed = async (login: number, tokens: TokenResponse): Promise<TokenResponse> => {
+        await checked(tokens)
+        if (login === logins) await keys.save(known.get(tokens.accessToken)!)
         return tokens
       }
       return {
         ...calls,
-        login: async (credentials) => landed(await calls.login(credentials)),
-        resume: calls.resume && (() => calls.resume!()?.then(landed)),
+        login: async (credentials) => landed(++logins, await calls.login(credentials)),
+        resume: calls.resume && (() => calls.resume!()?.then(landed.bind(null, ++logins))),
         refresh(refreshToken, idToken) {
           refreshing = refreshToken
           return calls.refresh(refreshToken, idToken).then(checked, async (error) => {
@@ -112,6 +127,7 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
     protocol,
     fetch: dpopFetch(
       fetch,
+      nonces,
       keyFor,
       // createAuthClient checked the options already.
       (origin) => (allowed ??= resolveAllowedOrigins(options.allowedOrigins, options.baseUrl, !!options.allowInsecureHttp)).has(origin),

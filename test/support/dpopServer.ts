@@ -31,6 +31,8 @@ export function createDpopServer({ baseUrl, requireNonce = false, lifetimeSec = 
   /** Every accepted proof, and the reason of every refusal. */
   const proofs: SeenProof[] = []
   const refused: string[] = []
+  /** Every session the server issued tokens for (its `sid`), in order, as `login:sid` or `refresh:sid`. */
+  const issued: string[] = []
   /** Knobs a test turns to make the server misbehave. */
   const twists = {
     /** The token_type the token endpoint answers. */
@@ -80,6 +82,7 @@ export function createDpopServer({ baseUrl, requireNonce = false, lifetimeSec = 
     if (refreshToken) families.delete(refreshToken)
     const next = `rt-${base64url.encode(crypto.getRandomValues(new Uint8Array(12)))}`
     families.set(next, { sub, jkt, live: true })
+    issued.push(`${refreshToken ? 'refresh' : 'login'}:${next}`)
     const accessToken = await new SignJWT({ cnf: { jkt }, sid: next })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(sub)
@@ -152,6 +155,7 @@ export function createDpopServer({ baseUrl, requireNonce = false, lifetimeSec = 
     stats,
     proofs,
     refused,
+    issued,
     twists,
     /** A new nonce: the proofs made with the old one are refused from now on. */
     rotateNonce() {
