@@ -3,6 +3,7 @@ import { DEV } from '../dev.js'
 import { AuthError } from '../errors.js'
 import { defaults, type AuthClientOptions } from '../options.js'
 import { jsonProtocol } from '../protocols/json.js'
+import { parseTokenResponse } from '../protocols/tokenEndpoint.js'
 import type { AuthServer, Protocol, ProtocolCalls } from '../protocols/Protocol.js'
 import { resolveAllowedOrigins } from '../resolveOptions.js'
 import type { TokenResponse } from '../session.js'
@@ -75,10 +76,12 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         throw new AuthError('server', DEV ? `${operation}: POST ${url.split('?')[0]} refused the DPoP nonce twice, or sent none usable` : '', { status: answer.status })
       }
       const issued = answer.body as Record<string, string> | undefined
+      const tokens = parseTokenResponse(issued)
       // Bound to the key only when the server says they are (a string, "DPoP"): bearer tokens stay
       // unbound, and are refused below.
-      if (answer.ok && (issued?.token_type ?? issued?.tokenType)?.toLowerCase?.() === 'dpop') {
-        for (const token of [issued!.access_token ?? issued!.accessToken, issued!.refresh_token ?? issued!.refreshToken]) remember(token!, key)
+      if (answer.ok && typeof tokens !== 'string' && (issued!.token_type ?? issued!.tokenType)?.toLowerCase?.() === 'dpop') {
+        remember(tokens.accessToken, key)
+        remember(tokens.refreshToken!, key)
       }
       return answer
     },
@@ -106,14 +109,14 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         refresh(refreshToken, idToken) {
           refreshing = refreshToken
           return calls.refresh(refreshToken, idToken).then(checked, async (error) => {
-            if ((error as AuthError).code === 'session_expired') await keys.remove(await keyFor(refreshToken))
+            if ((error as AuthError).code === 'session_expired') await keys.remove(keyFor(refreshToken))
             throw error
           })
         },
         async revoke(accessToken, refreshToken, replaced) {
           const revoked = await calls.revoke(accessToken, refreshToken, replaced)
           // A replaced session's key was replaced in IndexedDB already by the login that replaced it.
-          if (!replaced) await keys.remove(await keyFor(accessToken))
+          if (!replaced) await keys.remove(keyFor(accessToken))
           return revoked
         },
       } satisfies ProtocolCalls

@@ -11,44 +11,39 @@ export interface KeyStore {
    */
   load(): Promise<DpopKey | undefined>
   save(key: DpopKey): Promise<void>
-  /** Deletes the stored key only if it is still `key`: another tab may have logged in since. */
-  remove(key: DpopKey | undefined): Promise<void>
+  /** Deletes the stored key only if it is still `key` (another tab may have logged in since); never rejects. */
+  remove(key: Promise<DpopKey | undefined>): Promise<void>
 }
 
 const STORE = 'keys'
 
 /**
  * The key in IndexedDB, so every tab of the origin and a reload use the same one (a CryptoKey is
- * stored as it is, its private half still unexportable). Every call settles within `timeoutMs`; a
- * failed one is tried again at the next call. Without IndexedDB nothing is stored: the tab that
+ * stored as it is, its private half still unexportable). Every call settles within `timeoutMs`.
+ * Without IndexedDB nothing is stored: the tab that
  * logged in keeps the key with the tokens (dpop()'s `known`), and no other tab or reload has it.
  */
 export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStore {
-  let database: Promise<IDBDatabase> | undefined
-
-  /** Runs one transaction (read-only unless `mode` says otherwise); resolves with the result of the request `work` made, once committed. */
+  /**
+   * Runs one transaction (read-only unless `mode` says otherwise) on a connection of its own: one
+   * that failed or hangs is not kept, so the next call starts afresh. Resolves with the result of
+   * the request `work` made, once committed.
+   */
   const transact = <T>(work: (store: IDBObjectStore) => IDBRequest, mode?: IDBTransactionMode): Promise<T> => {
-    database ??= new Promise<IDBDatabase>((opened, failed) => {
-      const request = indexedDB.open('tokenkeeper-dpop', 1)
-      request.onupgradeneeded = () => request.result.createObjectStore(STORE)
-      request.onsuccess = () => opened(request.result)
-      request.onerror = failed
-    }).catch((error) => {
-      database = undefined
-      throw error
-    })
     let timer: TimerHandle
     return Promise.race([
-      database.then(
-        (db) =>
-          new Promise<T>((resolve, reject) => {
-            const transaction = db.transaction(STORE, mode)
-            const request = work(transaction.objectStore(STORE))
-            transaction.oncomplete = () => resolve(request.result)
-            transaction.onabort = reject // an error aborts it too
-          }),
-      ),
-      // One that hangs stays pending: it may answer the next call.
+      new Promise<T>((resolve, reject) => {
+        const open = indexedDB.open('tokenkeeper-dpop', 1)
+        open.onupgradeneeded = () => open.result.createObjectStore(STORE)
+        open.onerror = reject
+        open.onsuccess = () => {
+          const transaction = open.result.transaction(STORE, mode)
+          const request = work(transaction.objectStore(STORE))
+          transaction.oncomplete = () => resolve(request.result)
+          transaction.onabort = reject // an error aborts it too
+          open.result.close() // once the transaction is done
+        }
+      }),
       new Promise<never>((_, reject) => (timer = clock.setTimeout(reject, timeoutMs))),
     ]).finally(() => clock.clearTimeout(timer))
   }
@@ -61,12 +56,15 @@ export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStor
           })
         : Promise.resolve(undefined),
     save: (key) => transact<void>((store) => store.put(key, name), 'readwrite').catch(() => undefined),
-    remove(key) {
-      return transact<void>((store) => {
-        const request = store.get(name)
-        request.onsuccess = () => request.result?.id === key?.id && store.delete(name)
-        return request
-      }, 'readwrite').catch(() => undefined)
-    },
+    remove: (key) =>
+      key
+        .then((ended) =>
+          transact<void>((store) => {
+            const request = store.get(name)
+            request.onsuccess = () => request.result?.id === ended?.id && store.delete(name)
+            return request
+          }, 'readwrite'),
+        )
+        .catch(() => undefined),
   }
 }
