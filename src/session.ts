@@ -132,7 +132,8 @@ export function createSessionState<Claims>(operation: string, tokens: TokenRespo
   const { accessToken, refreshToken, idToken, expiresInSec } = tokens ?? {}
   // The ID token never tells when the access token expires: only the access token's own claims do.
   const lifetime = lifetimeMs(expiresInSec, decodeClaims(accessToken) ?? {}, now)
-  const state = fromRecord<Claims>({ v: 1, accessToken, refreshToken, idToken, expiresAt: now + lifetime!, receivedAt: now })
+  // Born 0: new, until the client stamps it (sessionMachine.ts).
+  const state = fromRecord<Claims>({ v: 1, accessToken, refreshToken, idToken, expiresAt: now + lifetime!, receivedAt: now, born: 0 })
   if (!state) {
     throw new AuthError('invalid_response', DEV ? `${operation}: no usable tokens (an access token, any refresh or ID token non-empty, and a lifetime of 1 s to 10 years)` : '')
   }
@@ -184,6 +185,8 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !optional(record.rotation, isCount) ||
     !optional(record.gen, isCount) ||
     !optional(record.born, isCount) ||
+    // A session is born at its login, never after its latest change: a later birth would beat every newer login (sessionOrder.ts).
+    (record.born as number) > ((record.gen as number | undefined) ?? receivedAt) ||
     !optional(record.tab, (value): value is string => typeof value === 'string')
   ) {
     return undefined
@@ -201,8 +204,11 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     // A record from before session ids is a session of its own.
     sid: (record.sid as string | undefined) ?? randomId(),
     rotation: (record.rotation as number | undefined) ?? 0,
-    gen: (record.gen as number | undefined) ?? 0,
+    // A record from before generations: as of its tokens' arrival (the clocks are the wall clock's).
+    gen: (record.gen as number | undefined) ?? receivedAt,
     tab: (record.tab as string | undefined) ?? '',
-    born: (record.born as number | undefined) ?? 0,
+    // A record from before births: born no later than its latest change, so a newer login still
+    // wins (0 would make its next refresh look like a login).
+    born: (record.born as number | undefined) ?? (record.gen as number | undefined) ?? receivedAt,
   }
 }
