@@ -94,7 +94,7 @@ async function storedKeyThumbprint(idb: IDBFactory, storageKey: string): Promise
   })
   const key = await new Promise<{ jwk: JsonWebKey } | undefined>((resolve) => {
     const get = db.transaction('keys').objectStore('keys').get(storageKey)
-    get.onsuccess = () => resolve(get.result)
+    get.onsuccess = () => resolve((get.result as unknown[] | undefined)?.at(-1) as never) // the newest of the stored keys
   })
   db.close()
   return key && (await import('jose')).calculateJwkThumbprint(key.jwk as never)

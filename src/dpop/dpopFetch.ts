@@ -22,6 +22,8 @@ export function dpopFetch(
   nonces: Map<string, string>,
   /** The key an access token is bound to; undefined when the session's key is gone. */
   keyFor: (accessToken: string) => Promise<DpopKey | undefined>,
+  /** Told that a server accepted the token with a proof from `key`: they belong together. */
+  confirm: (accessToken: string, key: DpopKey) => void,
   /** Whether the client sends its token to this origin (its resolved `allowedOrigins`). */
   allowed: (origin: string) => boolean,
   now: () => number,
@@ -53,6 +55,7 @@ export function dpopFetch(
       if (key) headers.set('dpop', await createProof(key, method, origin + pathname, now(), nonce, bearer))
       const response = await fetch(input, { ...init, headers })
       keep(origin, response)
+      if (key && response.status !== 401) confirm(bearer, key)
       return [response, nonce]
     }
 

@@ -32,23 +32,20 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
   /** The latest `DPoP-Nonce` of each origin, for the next proof to it (RFC 9449 §8, §9). */
   const nonces = new Map<string, string>()
   /**
-   * Keys by the tokens this tab has used or been issued: a session's tokens keep their key while
-   * another tab's login stores a new one. A token this tab has not seen takes the stored key.
+   * The key of each token this tab is sure of: issued to it here, or accepted by a server with a
+   * proof from it. A session's tokens keep their key while another tab's login stores a newer one;
+   * a token not known here takes the newest stored key, and is known once that key has served it.
+   * Only a key known for a session's token is ever deleted: the stored one may be a newer login's.
    */
-  const known = new Map<string, DpopKey | undefined>()
-  const remember = (token: string, key: DpopKey | undefined): DpopKey | undefined => {
+  const known = new Map<string, DpopKey>()
+  const remember = (token: string, key: DpopKey): void => {
     // A few tokens a session: the oldest goes first, never the one just added.
     if (known.size > 32) known.delete(known.keys().next().value!)
     known.set(token, key)
-    return key
   }
-  // A failed read of the stored key is not remembered: the next call asks again.
-  const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> =>
-    token && known.has(token) ? known.get(token) : token ? remember(token, await keys.load()) : keys.load()
+  const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> => (token && known.get(token)) || keys.load()
   /** The refresh token of this tab's last refresh: its request goes with that session's key. */
   let refreshing: string | undefined
-  /** Logins started here: only the newest stores its key (the client drops an older one that lands later). */
-  let logins = 0
   let allowed: ReadonlySet<string> | undefined
 
   const withProofs = (server: AuthServer): AuthServer => ({
@@ -57,9 +54,10 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
     async post(operation, url, body, headers) {
       const accessToken = /^bearer +(\S+)$/i.exec(headers.authorization ?? '')?.[1]
       // A login gets a new key, never the last session's. A refresh or revocation goes with the key
-      // of the token it sends, else the stored one; without a key (a logout deleted it) it goes
-      // without a proof, and is refused.
-      const key = operation === 'login' ? await createKey() : await keyFor(accessToken ?? refreshing)
+      // of the token it sends, else the newest stored one; without a key (a logout deleted it) it
+      // goes without a proof, and is refused. A revocation goes out even when IndexedDB fails.
+      const key =
+        operation === 'login' ? await createKey() : await keyFor(accessToken ?? refreshing).catch((error) => (operation === 'logout' ? undefined : Promise.reject(error)))
       const { origin, pathname } = new URL(url)
       const send = async () => {
         const sent = { ...headers }
@@ -79,9 +77,10 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
       const tokens = parseTokenResponse(issued)
       // Bound to the key only when the server says they are (a string, "DPoP"): bearer tokens stay
       // unbound, and are refused below.
-      if (answer.ok && typeof tokens !== 'string' && (issued!.token_type ?? issued!.tokenType)?.toLowerCase?.() === 'dpop') {
+      const type = issued?.token_type ?? issued?.tokenType
+      if (answer.ok && key && typeof tokens !== 'string' && typeof type === 'string' && type.toLowerCase() === 'dpop') {
         remember(tokens.accessToken, key)
-        remember(tokens.refreshToken!, key)
+        if (tokens.refreshToken) remember(tokens.refreshToken, key)
       }
       return answer
     },
@@ -90,33 +89,38 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
   const protocol: Protocol = {
     connect(server) {
       const calls = (options.protocol ?? jsonProtocol(options.endpoints)).connect(withProofs(server))
-      /** Tokens the server issued as bearer tokens although asked for DPoP: revoked, and refused. */
-      const checked = async (tokens: TokenResponse): Promise<TokenResponse> => {
-        if (known.has(tokens.accessToken)) return tokens
+      /** Tokens the client will not hold: revoked, so that nobody holds them, then `error`. */
+      const refuse = async (tokens: TokenResponse, error: unknown): Promise<never> => {
         await calls.revoke(tokens.accessToken, tokens.refreshToken, true)
-        throw new AuthError('invalid_response', DEV ? 'the server answered a DPoP token request with bearer tokens (token_type is not DPoP)' : '')
+        throw error
       }
-      /** A login's key becomes the origin's before the client tells the other tabs of the session. */
-      const landed = async (login: number, tokens: TokenResponse): Promise<TokenResponse> => {
+      /** Tokens the server issued as bearer tokens although asked for DPoP are refused. */
+      const checked = async (tokens: TokenResponse): Promise<TokenResponse> =>
+        known.has(tokens.accessToken) ? tokens : refuse(tokens, new AuthError('invalid_response', DEV ? 'the server answered a DPoP token request with bearer tokens (token_type is not DPoP)' : ''))
+      /**
+       * A login's key becomes the origin's newest before the client tells the other tabs of the
+       * session; a login whose key cannot be stored fails (no other tab, nor a reload, could use it).
+       */
+      const landed = async (tokens: TokenResponse): Promise<TokenResponse> => {
         await checked(tokens)
-        if (login === logins) await keys.save(known.get(tokens.accessToken)!)
+        await keys.save(known.get(tokens.accessToken)!).catch((error) => refuse(tokens, error))
         return tokens
       }
       return {
         ...calls,
-        login: async (credentials) => landed(++logins, await calls.login(credentials)),
-        resume: calls.resume && (() => calls.resume!()?.then(landed.bind(null, ++logins))),
+        login: async (credentials) => landed(await calls.login(credentials)),
+        resume: calls.resume && (() => calls.resume!()?.then(landed)),
         refresh(refreshToken, idToken) {
           refreshing = refreshToken
           return calls.refresh(refreshToken, idToken).then(checked, async (error) => {
-            if ((error as AuthError).code === 'session_expired') await keys.remove(keyFor(refreshToken))
+            if ((error as AuthError).code === 'session_expired') await keys.remove(known.get(refreshToken!))
             throw error
           })
         },
         async revoke(accessToken, refreshToken, replaced) {
           const revoked = await calls.revoke(accessToken, refreshToken, replaced)
-          // A replaced session's key was replaced in IndexedDB already by the login that replaced it.
-          if (!replaced) await keys.remove(keyFor(accessToken))
+          // Its session ended (a logout, a login that failed or lost, a replaced one): so did its key.
+          await keys.remove(known.get(accessToken!) ?? known.get(refreshToken!))
           return revoked
         },
       } satisfies ProtocolCalls
@@ -132,6 +136,7 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
       fetch,
       nonces,
       keyFor,
+      remember,
       // createAuthClient checked the options already.
       (origin) => (allowed ??= resolveAllowedOrigins(options.allowedOrigins, options.baseUrl, !!options.allowInsecureHttp)).has(origin),
       () => clock.now(),

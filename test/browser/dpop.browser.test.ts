@@ -43,7 +43,7 @@ describeInEngines('DPoP end to end against the example server,', (engine) => {
       })
       const key = await new Promise<{ id: string; privateKey: CryptoKey } | undefined>((resolve) => {
         const get = db.transaction('keys').objectStore('keys').get('tokenkeeper.session')
-        get.onsuccess = () => resolve(get.result)
+        get.onsuccess = () => resolve((get.result as unknown[] | undefined)?.at(-1) as never) // the newest of the stored keys
       })
       db.close()
       if (!key) return null

@@ -33,7 +33,7 @@ describeInEngines('DPoP with the oidc protocol against oidc-provider,', (engine)
       })
       const stored = await new Promise<{ privateKey: CryptoKey } | undefined>((resolve) => {
         const get = db.transaction('keys').objectStore('keys').get('tokenkeeper.session')
-        get.onsuccess = () => resolve(get.result)
+        get.onsuccess = () => resolve((get.result as unknown[] | undefined)?.at(-1) as never) // the newest of the stored keys
       })
       db.close()
       return stored && { extractable: stored.privateKey.extractable }

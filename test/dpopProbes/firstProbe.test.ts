@@ -9,9 +9,9 @@ import { IDBFactory } from 'fake-indexeddb'
 import { delay, http, HttpResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions } from '../src/index.js'
-import { dpop } from '../src/dpop/index.js'
-import { createDpopServer } from './support/dpopServer.js'
+import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions } from '../../src/index.js'
+import { dpop } from '../../src/dpop/index.js'
+import { createDpopServer } from '../support/dpopServer.js'
 
 const BASE_URL = 'https://api.example.com'
 const API = `${BASE_URL}/api/me`
