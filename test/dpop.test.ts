@@ -373,16 +373,18 @@ describe('dpop(): the key', () => {
     expect(server.proofs.at(-1)!.payload).toMatchObject({ htm: 'POST', htu: `${BASE_URL}/auth/logout`, ath: expect.any(String) })
   })
 
-  it('is deleted when a refresh is refused for good (session expired)', async () => {
-    const storage = memoryStorage()
-    const auth = client({ storage })
+  it('a refresh refused for good ends the session but leaves its key (the client may yet find it renewed in another tab); the next login stores a newer one', async () => {
+    const auth = client()
     await auth.login(ada)
-    const { refreshToken } = JSON.parse((await storage.getItem('tokenkeeper.session'))!)
-    msw.use(http.post(`${BASE_URL}/auth/refresh`, () => HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })))
+    const expiredKey = (await storedKey())!.id
+    msw.use(http.post(`${BASE_URL}/auth/refresh`, () => HttpResponse.json({ error: 'invalid_grant' }, { status: 400 })), ...server.handlers.slice(0, 1))
     await auth.refresh().catch(() => undefined)
     expect(auth.getSession()).toBeNull()
-    expect(await storedKey()).toBeUndefined()
-    expect(refreshToken).toBeTypeOf('string')
+    expect((await storedKey())?.id).toBe(expiredKey)
+    msw.resetHandlers(...server.handlers)
+    await auth.login(ada)
+    expect((await storedKey())!.id).not.toBe(expiredKey)
+    expect((await auth.fetch(API)).status).toBe(200)
   })
 
   it("a refused refresh of an old session does not delete the key another tab's login stored since", async () => {

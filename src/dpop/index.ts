@@ -46,6 +46,8 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
   const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> => (token && known.get(token)) || keys.load()
   /** The refresh token of this tab's last refresh: its request goes with that session's key. */
   let refreshing: string | undefined
+  /** Logins started here: only the newest stores its key (the client drops an older one that lands later). */
+  let logins = 0
   let allowed: ReadonlySet<string> | undefined
 
   const withProofs = (server: AuthServer): AuthServer => ({
@@ -101,21 +103,20 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
        * A login's key becomes the origin's newest before the client tells the other tabs of the
        * session; a login whose key cannot be stored fails (no other tab, nor a reload, could use it).
        */
-      const landed = async (tokens: TokenResponse): Promise<TokenResponse> => {
+      const landed = async (login: number, tokens: TokenResponse): Promise<TokenResponse> => {
         await checked(tokens)
-        await keys.save(known.get(tokens.accessToken)!).catch((error) => refuse(tokens, error))
+        if (login === logins) await keys.save(known.get(tokens.accessToken)!).catch((error) => refuse(tokens, error))
         return tokens
       }
       return {
         ...calls,
-        login: async (credentials) => landed(await calls.login(credentials)),
-        resume: calls.resume && (() => calls.resume!()?.then(landed)),
+        login: async (credentials) => landed(++logins, await calls.login(credentials)),
+        resume: calls.resume && (() => calls.resume!()?.then(landed.bind(null, ++logins))),
+        // A refused refresh leaves the key: the client may yet find the session renewed in another
+        // tab (one it took over from); the next login pushes it out.
         refresh(refreshToken, idToken) {
           refreshing = refreshToken
-          return calls.refresh(refreshToken, idToken).then(checked, async (error) => {
-            if ((error as AuthError).code === 'session_expired') await keys.remove(known.get(refreshToken!))
-            throw error
-          })
+          return calls.refresh(refreshToken, idToken).then(checked)
         },
         async revoke(accessToken, refreshToken, replaced) {
           const revoked = await calls.revoke(accessToken, refreshToken, replaced)

@@ -41,13 +41,16 @@ export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStor
    */
   const transact = (change?: (keys: DpopKey[]) => DpopKey[]): Promise<DpopKey[]> => {
     let timer: TimerHandle
+    let transaction: IDBTransaction | undefined | null
     return Promise.race([
       new Promise<DpopKey[]>((resolve, reject) => {
         const open = indexedDB.open('tokenkeeper-dpop', 1)
         open.onupgradeneeded = () => open.result.createObjectStore(STORE)
         open.onerror = reject
         open.onsuccess = () => {
-          const transaction = open.result.transaction(STORE, change ? 'readwrite' : 'readonly')
+          // Given up on already (null): a write must not land after its caller was told it failed.
+          if (transaction === null) return open.result.close()
+          transaction = open.result.transaction(STORE, change ? 'readwrite' : 'readonly')
           const store = transaction.objectStore(STORE)
           const request = store.get(name)
           request.onsuccess = () => change && store.put(change(keysOf(request.result)), name)
@@ -56,7 +59,17 @@ export function keyStore(name: string, clock: Clock, timeoutMs: number): KeyStor
           open.result.close() // once the transaction is done
         }
       }),
-      new Promise<never>((_, reject) => (timer = clock.setTimeout(reject, timeoutMs))),
+      new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(() => {
+          try {
+            transaction?.abort()
+          } catch {
+            // committing already: too late to stop
+          }
+          transaction = null
+          reject()
+        }, timeoutMs)
+      }),
     ])
       .catch((cause) => {
         throw new AuthError('storage', DEV ? 'dpop: IndexedDB failed or did not answer; the DPoP key may be there' : '', { cause })
