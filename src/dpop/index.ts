@@ -38,10 +38,13 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
    * Only a key known for a session's token is ever deleted: the stored one may be a newer login's.
    */
   const known = new Map<string, DpopKey>()
+  /** The key this tab was last sure of: its session's, or an older one's, never a newer session's. */
+  let sure: DpopKey | undefined
   const remember = (token: string, key: DpopKey): void => {
     // A few tokens a session: the oldest goes first, never the one just added.
     if (known.size > 32) known.delete(known.keys().next().value!)
     known.set(token, key)
+    sure = key
   }
   const keyFor = async (token: string | undefined): Promise<DpopKey | undefined> => (token && known.get(token)) || keys.load()
   /** The refresh token of this tab's last refresh: its request goes with that session's key. */
@@ -119,9 +122,12 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
           return calls.refresh(refreshToken, idToken).then(checked)
         },
         async revoke(accessToken, refreshToken, replaced) {
-          const revoked = await calls.revoke(accessToken, refreshToken, replaced)
           // Its session ended (a logout, a login that failed or lost, a replaced one): so did its key.
-          await keys.remove(known.get(accessToken!) ?? known.get(refreshToken!))
+          // A logout of tokens rotated in another tab takes the key this tab was last sure of,
+          // chosen now: a session told later, whose key it may be sure of by then, is not this one.
+          const key = known.get(accessToken!) ?? known.get(refreshToken!) ?? (replaced ? undefined : sure)
+          const revoked = await calls.revoke(accessToken, refreshToken, replaced)
+          await keys.remove(key)
           return revoked
         },
       } satisfies ProtocolCalls
