@@ -2,9 +2,12 @@ import { useEffect, useState } from 'react'
 import { createRoot } from 'react-dom/client'
 import { createAuthClient, isAuthError } from 'tokenkeeper'
 import { useSession } from 'tokenkeeper/react'
+import { dpop } from 'tokenkeeper/dpop'
 
 const config = await fetch('/api/config').then((response) => response.json())
-const auth = createAuthClient({ baseUrl: location.origin, refreshTokenInCookie: config.refreshMode === 'cookie' })
+const options = { baseUrl: location.origin, refreshTokenInCookie: config.refreshMode === 'cookie' }
+// With DPOP=1 the server demands proofs (tokenkeeper/dpop): the same options, through dpop().
+const auth = createAuthClient(config.dpop ? dpop(options) : options)
 
 function useEventLog() {
   const [events, setEvents] = useState([])

@@ -16,7 +16,7 @@ export async function buildReactExample() {
     jsx: 'automatic',
     minify: true,
     define: { 'process.env.NODE_ENV': '"production"' },
-    alias: { tokenkeeper: join(repo, 'dist/index.js'), 'tokenkeeper/react': join(repo, 'dist/react.js') },
+    alias: { tokenkeeper: join(repo, 'dist/index.js'), 'tokenkeeper/react': join(repo, 'dist/react.js'), 'tokenkeeper/dpop': join(repo, 'dist/dpop.js') },
     logLevel: 'warning',
   })
 }

@@ -1,5 +1,6 @@
 // @vitest-environment node
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { buildReactExample } from '../../examples/react/build.mjs'
 import { startDemoServer } from '../../examples/server/server.mjs'
 import type { TestBrowser } from './engines/index.js'
 import { countOf, describeInEngines, isVisible, textOf, waitForVisible, waitUntil, type TestPage as Page } from './harness.js'
@@ -13,6 +14,7 @@ describeInEngines('DPoP end to end against the example server,', (engine) => {
   let browser: TestBrowser
 
   beforeAll(async () => {
+    await buildReactExample()
     // 6-second tokens: a silent refresh every 3 s.
     server = await startDemoServer({ dpop: true, dpopNonce: true, accessTokenLifetimeSec: 6 })
     browser = await engine.launch()
@@ -89,6 +91,21 @@ describeInEngines('DPoP end to end against the example server,', (engine) => {
     await waitForVisible(second, '#login-panel')
     expect(await storedKey(first)).toBeNull()
     expect(await isVisible(second, '#session-panel')).toBe(false)
+    await context.close()
+  }, 60_000)
+
+  it('the React page logs in and calls the API with proofs too', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${server.url}/react/`)
+    await waitUntil(page, () => document.querySelector('#root h1') !== null)
+    await page.fill('input[name="password"]', 'lovelace')
+    await page.click('button[type="submit"]')
+    await waitUntil(page, () => document.querySelector('h2')?.textContent === 'Logged in as Ada Lovelace')
+    await page.evaluate(() => [...document.querySelectorAll('button')].find((button) => button.textContent === 'Call the API')!.click())
+    await waitUntil(page, () => /^\d{3} /.test(document.querySelector('pre[aria-live]')?.textContent ?? ''))
+    expect((await textOf(page, 'pre[aria-live]'))!.slice(0, 3)).toBe('200')
+    expect((await storedKey(page))?.extractable).toBe(false)
     await context.close()
   }, 60_000)
 
