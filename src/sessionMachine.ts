@@ -103,7 +103,10 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     const made = how.kind === 'login' || how.kind === 'refresh' ? how.kind : undefined
     const gen = to && made ? (clock = nextGen(clock, now())) : 0
     // A login is born here; so is a session that arrives new (a cookie resume): born 0 means new.
-    const next = to && made ? { ...to, gen, tab: tabId, born: made === 'login' || !to.born ? gen : to.born } : to
+    // A session held here with born 0 (a record of an older version) was born by its last change:
+    // its refresh must not look like a login, or it would beat a newer one.
+    const born = made === 'login' ? gen : to?.born || (from?.sid === to?.sid && from?.gen) || gen
+    const next = to && made ? { ...to, gen, tab: tabId, born } : to
     if (next) see(next.gen)
     // A login here is the user's newer word: an earlier logout here no longer ends what arrives.
     if (made === 'login') loggedOutAt = undefined

@@ -86,4 +86,30 @@ describe('two sessions in two tabs are ordered by their logins', () => {
       expect([a!.getSession()?.accessToken === session.accessToken, b!.getSession()?.accessToken === session.accessToken]).toEqual([true, true])
     })
   }
+  it("a record that says born 0 (older versions wrote it): a leader's first refresh crossing a login in another tab; every tab ends on the login (found by an outside probe of the core)", async () => {
+    vi.stubGlobal('BroadcastChannel', Slow)
+    const storage = mapStorage()
+    const earlier = createAuthClient({ baseUrl: BASE_URL, storageKey: storageKey(), storage, crossTab: false })
+    await earlier.login(ADA)
+    earlier.destroy()
+    for (const [key, value] of storage.items) {
+      const parsed = JSON.parse(value)
+      ;(parsed.record ?? parsed).born = 0 // gen and tab kept
+      storage.items.set(key, JSON.stringify(parsed))
+    }
+    const a = openTab({ storage })
+    await a.ready
+    const b = openTab()
+    await b.ready
+    await vi.waitFor(() => expect(b.getSession()?.accessToken).toBe(a.getSession()?.accessToken))
+    const s1 = a.getSession()!.accessToken
+    server.use(http.post(`${BASE_URL}/auth/logout`, async () => void (await delay(100))))
+    lag = 200
+    const s2 = await b.login(ADA)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await a.refresh()
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    const held = [a.getSession()?.accessToken, b.getSession()?.accessToken].map((t) => (t === s2.accessToken ? 'login S2' : t === s1 ? 'S1' : t ? 'S1 refreshed' : 'none'))
+    expect(held).toEqual(['login S2', 'login S2'])
+  })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createSessionState, toRecord, type SessionState } from '../src/session.js'
+import { createSessionState, fromRecord, toRecord, type SessionState } from '../src/session.js'
 import { createSessionMachine } from '../src/sessionMachine.js'
 
 const NOW = 1_800_000_000_000
@@ -79,6 +79,22 @@ describe('createSessionMachine', () => {
     expect(atLeader?.to?.sid).toBe(newer.sid)
     expect(atLeader?.revoke).toBe(refreshed)
     expect(leader.state()?.sid).toBe(other.state()?.sid)
+  })
+
+  it('a session restored from a record that says born 0 takes its last change for its birth at its refresh, and still loses to a newer login (found by an outside probe)', () => {
+    let now = 400
+    const leader = createSessionMachine<unknown>('tab-leader', () => now)
+    const other = createSessionMachine<unknown>('tab-other', () => now)
+    const old = fromRecord<unknown>({ v: 1, accessToken: 'old', refreshToken: 'rt-old', expiresAt: 400 + 300_000, receivedAt: 400, sid: 'old', rotation: 3, gen: 400, tab: 'x', born: 0 })!
+    leader.apply(old, { kind: 'restore', quiet: false })
+    other.adopt({ type: 'session', from: 'tab-leader', gen: 400, cause: 'sync', record: toRecord(old) })
+    now = 467
+    const newer = other.apply(login('new'), { kind: 'login' }).to!
+    now = 468
+    const refreshed = leader.apply({ ...old, session: { ...old.session, accessToken: 'old-2' }, rotation: 4 }, { kind: 'refresh' }).to!
+    leader.adopt({ type: 'session', from: 'tab-other', gen: newer.gen, cause: 'login', record: toRecord(newer) })
+    expect(refreshed.born).toBe(400)
+    expect(leader.state()?.sid).toBe(newer.sid)
   })
 
   it('a logout of a session this tab does not hold ends nothing, but is remembered', () => {

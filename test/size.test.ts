@@ -12,11 +12,11 @@ const minGzipSize = (source: string): Promise<number> => minGzip(source, root)
 // The production build (dist/, the `default` export condition) is what apps ship; the development
 // build (dist/dev/) keeps the developer messages and is only reported. The core's target is 6 KB
 // for createAuthClient and 6.5 KB for every export; it is not met (README, Size). These ceilings,
-// just above today's figures, stop growth meanwhile (raised by 16 B for the session-order fixes of
-// issue 14: two sessions ordered by their logins, and births checked).
+// just above today's figures, stop growth meanwhile (raised by 32 B for the session-order fixes of
+// issue 14: two sessions ordered by their logins, and births checked and kept).
 const budgets = [
-  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 10_008],
-  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_576],
+  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 10_024],
+  ['every export of tokenkeeper', "export * from './dist/index.js'", 10_592],
   ['tokenkeeper/ky', "export * from './dist/ky.js'", 1024],
   ['tokenkeeper/react', "export * from './dist/react.js'", 512],
 ] as const
