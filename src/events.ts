@@ -13,6 +13,17 @@ import type { Session } from './session.js'
 export type LogoutReason = 'user' | 'other-tab'
 
 /**
+ * Why a session expired: the refresh was refused (or nothing could renew the token), nobody used
+ * any tab for `idleTimeoutMs`, or `maxSessionMs` passed since the login.
+ *
+ * @example
+ * ```ts
+ * auth.on('session-expired', ({ reason }) => router.push(reason === 'idle' ? '/login?idle' : '/login'))
+ * ```
+ */
+export type ExpiryReason = 'refresh-refused' | 'idle' | 'max-age'
+
+/**
  * The events of an {@link AuthClient} and their payloads. No payload holds a token except a `Session`.
  *
  * @example
@@ -32,8 +43,23 @@ export interface AuthEvents<Claims = JwtPayload> {
   }
   /** The session can no longer be renewed; send the user to the login page. Emitted once. */
   'session-expired': {
-    /** Why: the refresh was refused (`session_expired`), here or in another tab. */
+    /** Why, as an error with code `session_expired`: the refresh was refused, or a session policy ended it. */
     error: AuthError
+    /** Which: the same in every tab. */
+    reason: ExpiryReason
+  }
+  /**
+   * The session ends at `expiresAt` (ms since epoch) by `idleTimeoutMs` or `maxSessionMs`: time to
+   * ask "still there?". For `'idle'`, activity in any tab or `auth.extendSession()` puts it off.
+   */
+  'session-warning': {
+    reason: Exclude<ExpiryReason, 'refresh-refused'>
+    expiresAt: number
+  }
+  /** After an idle `session-warning`: activity in some tab, or `auth.extendSession()`, put the end off. */
+  'session-extended': {
+    /** The next end, by idleness or `maxSessionMs`, whichever comes first. */
+    expiresAt: number
   }
   /** A failure the client survives and retries: network, 5xx, 429, storage. */
   error: AuthError

@@ -1,6 +1,6 @@
 export { AuthClient, createAuthClient } from './client.js'
 export type { LogoutResult } from './client.js'
-export type { AuthEvents, LogoutReason } from './events.js'
+export type { AuthEvents, ExpiryReason, LogoutReason } from './events.js'
 export { AuthError, isAuthError } from './errors.js'
 export type { AuthErrorCode, AuthErrorOptions } from './errors.js'
 export { defaults } from './options.js'

@@ -98,6 +98,25 @@ export interface AuthClientOptions {
    * before 2022) cross-tab sync is off. @default navigator.locks
    */
   locks?: LockManager | null
+  /**
+   * End the session after this long with no user activity (pointer, key, wheel, touch, the page
+   * shown again) in any tab of the origin, like an expiry: `session-expired` with reason `'idle'`,
+   * storage cleared, revocation at the server, every tab at once. `session-warning` comes
+   * `sessionWarningMs` before; activity anywhere, or `auth.extendSession()`, puts the end off again.
+   * Time with no tab open counts too: the last activity is kept with the session. @default off
+   */
+  idleTimeoutMs?: number
+  /**
+   * End every session this long after its login, whatever its refreshes, reloads and tabs, like an
+   * expiry: `session-expired` with reason `'max-age'`. `session-warning` comes `sessionWarningMs`
+   * before. @default off
+   */
+  maxSessionMs?: number
+  /**
+   * How long before an idle or max-age end `session-warning` fires; at most half the limit.
+   * @default 60_000
+   */
+  sessionWarningMs?: number
 }
 
 /**
@@ -137,4 +156,6 @@ export const defaults = {
   lockTimeoutMs: 10_000,
   /** See {@link AuthClientOptions.tabSyncTimeoutMs}. */
   tabSyncTimeoutMs: 150,
+  /** See {@link AuthClientOptions.sessionWarningMs}. */
+  sessionWarningMs: 60_000,
 } as const satisfies Partial<AuthClientOptions>

@@ -11,8 +11,9 @@ import { isSecureUrl, pageUrl } from './url.js'
 
 /** Options after defaults, with every URL resolved and checked, and the protocol connected. */
 export type ResolvedOptions = Required<
-  Omit<AuthClientOptions, 'baseUrl' | 'protocol' | 'endpoints' | 'allowedOrigins' | 'allowInsecureHttp' | 'fetch' | 'locks'>
-> & {
+  Omit<AuthClientOptions, 'baseUrl' | 'protocol' | 'endpoints' | 'allowedOrigins' | 'allowInsecureHttp' | 'fetch' | 'locks' | 'idleTimeoutMs' | 'maxSessionMs'>
+> &
+  Pick<AuthClientOptions, 'idleTimeoutMs' | 'maxSessionMs'> & {
   /** `baseUrl` as a prefix, ending in `/`. */
   baseUrl: string
   protocol: Required<ProtocolCalls>
@@ -59,6 +60,9 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   retryMaxDelayMs: ms(1),
   lockTimeoutMs: ms(1),
   tabSyncTimeoutMs: ms(1),
+  idleTimeoutMs: optional(ms(1)),
+  maxSessionMs: optional(ms(1)),
+  sessionWarningMs: ms(0),
   retryAttempts: check((v) => Number.isInteger(v) && (v as number) >= 1, 'an integer ≥ 1'),
   fetch: optional(is('function')),
   clock: methods('now', 'setTimeout', 'clearTimeout'),

@@ -1,6 +1,6 @@
 import type { Change, Outgoing } from './crossTab/crossTabSync.js'
 import { AuthError } from './errors.js'
-import type { AuthEvents } from './events.js'
+import type { AuthEvents, ExpiryReason } from './events.js'
 import { fromRecord, toRecord, type SessionState } from './session.js'
 import { nextGen, replaces } from './sessionOrder.js'
 import { DEV } from './dev.js'
@@ -11,8 +11,8 @@ export type Transition =
   /** Read back from storage; `quiet` while it is expired and not shown until renewed. */
   | { kind: 'restore'; quiet: boolean }
   | { kind: 'adopt'; cause: 'login' | 'refresh' | 'sync' }
-  /** `here` when this tab ended it; `error` is why a refresh was refused. */
-  | { kind: 'logout' | 'expire'; here: boolean; error?: AuthError }
+  /** `here` when this tab ended it; `error` is why a refresh was refused, `reason` why it expired. */
+  | { kind: 'logout' | 'expire'; here: boolean; error?: AuthError; reason?: ExpiryReason }
 
 type Event<Claims> = { [K in keyof AuthEvents<Claims>]: [K, AuthEvents<Claims>[K]] }[keyof AuthEvents<Claims>]
 
@@ -125,11 +125,12 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
       // A logout with no session here changes nothing else: there is nothing to name, or to tell.
       if (!from) return outcome
       remember(ended, from.sid, type)
-      if (here) outcome.publish = { type, gen: at, sid: from.sid }
+      const reason = ('reason' in how && how.reason) || 'refresh-refused'
+      if (here) outcome.publish = type === 'logout' ? { type, gen: at, sid: from.sid } : { type, gen: at, sid: from.sid, reason }
       outcome.events.push(
         type === 'logout'
           ? ['logout', { reason: here ? 'user' : 'other-tab' }]
-          : ['session-expired', { error: ('error' in how && how.error) || new AuthError('session_expired', DEV ? 'refresh: refused in another tab' : '') }],
+          : ['session-expired', { error: ('error' in how && how.error) || new AuthError('session_expired', DEV ? `session: ended (${reason}) in another tab` : ''), reason }],
       )
     } else {
       remember(sessions, next.session.accessToken, next.sid)
@@ -178,8 +179,8 @@ export function createSessionMachine<Claims>(tabId: string, now: () => number): 
     adopt(change) {
       // A session was validated when it arrived (crossTab/tabMessage.ts).
       if (change.type === 'session') return arrive(fromRecord<Claims>(change.record)!, change.cause)
-      if (!change.sid) return undefined
-      if (state?.sid === change.sid) return apply(undefined, { kind: change.type === 'logout' ? 'logout' : 'expire', here: false })
+      if (!change.sid || change.type === 'activity') return undefined
+      if (state?.sid === change.sid) return apply(undefined, change.type === 'logout' ? { kind: 'logout', here: false } : { kind: 'expire', here: false, reason: change.reason })
       remember(ended, change.sid, change.type)
       return undefined
     },

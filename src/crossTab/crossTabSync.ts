@@ -5,7 +5,7 @@ import { createLeadership } from './leadership.js'
 import { parseTabMessage, type TabMessage } from './tabMessage.js'
 import { DEV } from '../dev.js'
 
-export type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' }>
+export type Change = Extract<TabMessage, { type: 'session' | 'logout' | 'expired' | 'activity' }>
 /** A message as this tab writes it: the channel adds `from`. */
 export type Outgoing<M = TabMessage> = M extends TabMessage ? Omit<M, 'from'> : never
 

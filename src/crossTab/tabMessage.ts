@@ -1,4 +1,5 @@
 import { isTransient, type TransientCode } from '../errors.js'
+import type { ExpiryReason } from '../events.js'
 import { fromRecord, isCount, nonEmptyString, type SessionRecord } from '../session.js'
 import { isGen } from '../sessionOrder.js'
 
@@ -17,8 +18,10 @@ export type TabMessage =
   | { type: 'session'; from: string; gen: number; cause: 'login' | 'refresh' | 'sync'; record: SessionRecord }
   /** The session `sid` was logged out; without `sid`, an answer from a tab that never ended one. */
   | { type: 'logout'; from: string; gen: number; sid?: string }
-  /** The session `sid` could not be renewed. */
-  | { type: 'expired'; from: string; gen: number; sid: string }
+  /** The session `sid` expired: its refresh was refused, or a session policy ended it. */
+  | { type: 'expired'; from: string; gen: number; sid: string; reason?: ExpiryReason }
+  /** A user was active at `at` (wall clock) in a tab holding session `sid` (idleTimeoutMs). */
+  | { type: 'activity'; from: string; gen: number; sid: string; at: number }
   /** A follower needs the session in `record` renewed; only the leader acts on it. */
   | { type: 'refresh-request'; from: string; gen: number; record: SessionRecord }
   /** The leader got the request to renew `sid` at `rotation` and is working on it. */
@@ -45,7 +48,8 @@ export function parseTabMessage(data: unknown, clock: number, now: number): TabM
     ((type === 'hello' || type === 'logout') && (sid === undefined || nonEmptyString(sid))) ||
     (((type === 'session' && ['login', 'refresh', 'sync'].includes(message.cause as string)) || type === 'refresh-request') &&
       isRecord(message.record, clock, now)) ||
-    (type === 'expired' && nonEmptyString(sid)) ||
+    (type === 'expired' && nonEmptyString(sid) && [undefined, 'refresh-refused', 'idle', 'max-age'].includes(message.reason as string)) ||
+    (type === 'activity' && nonEmptyString(sid) && isCount(message.at)) ||
     ((type === 'ack' || (type === 'failed' && isTransient(message.code) && (message.retryAfterMs === undefined || isCount(message.retryAfterMs)))) &&
       nonEmptyString(sid) &&
       isCount(message.rotation))
