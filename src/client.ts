@@ -11,6 +11,7 @@ import { createRefreshFlight, type RefreshFlight } from './refreshFlight.js'
 import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
+import { createSessionPolicy, type SessionPolicy } from './sessionPolicy.js'
 import { handOver, renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { renewRestored, restoreSession } from './sessionRestore.js'
 import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
@@ -32,7 +33,7 @@ export interface LogoutResult {
 }
 
 const noop = (): void => undefined
-const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-expired', 'error', 'change'] satisfies (keyof AuthEvents)[]
+const EVENTS: readonly PropertyKey[] = ['login', 'refresh', 'logout', 'session-expired', 'session-warning', 'session-extended', 'error', 'change'] satisfies (keyof AuthEvents)[]
 
 /**
  * The one object an app creates: it logs in, keeps, refreshes and ends the session.
@@ -73,6 +74,8 @@ export class AuthClient<Claims = JwtPayload> {
   readonly #flight: RefreshFlight<SessionState<Claims>>
   readonly #machine: SessionMachine<Claims>
   readonly #sync: CrossTabSync | undefined
+  /** `idleTimeoutMs` and `maxSessionMs`, when either is set. */
+  readonly #policy: SessionPolicy | undefined
   /** Counts `login()` and `logout()` calls: the answer to an older call never undoes a newer one. */
   #intents = 0
   /** The count of the latest `logout()`: whether it, rather than a newer login, overtook a login. */
@@ -102,6 +105,7 @@ export class AuthClient<Claims = JwtPayload> {
               tabId,
               held: () => this.#state && toRecord(this.#state),
               adopt: (change) => {
+                if (change.type === 'activity') return this.#policy?.heard(change.sid, change.at)
                 const outcome = this.#machine.adopt(change)
                 // Destroyed, it still follows the other tabs while its channel is open (a refresh in
                 // flight must know whether its answer is still news), but acts on nothing.
@@ -110,6 +114,7 @@ export class AuthClient<Claims = JwtPayload> {
               // For another tab: joins the flight in progress (also once destroyed, see destroy()),
               // or answers with the failure whose retry is still ahead, instead of a new request.
               refresh: () => {
+                this.#policy?.lapsed()
                 const held = this.#flight.held()
                 if (held && !this.#flight.current()) return Promise.reject(held)
                 return this.#state ? renewSession(this.#context, this.#state.sid) : Promise.reject(noSessionError(this.#destroyed, 'refresh'))
@@ -122,6 +127,21 @@ export class AuthClient<Claims = JwtPayload> {
             },
           )
         : undefined
+    this.#policy = createSessionPolicy(o, {
+      state: () => this.#state,
+      end: (reason) => {
+        const state = this.#state!
+        this.#transition(undefined, { kind: 'expire', here: true, reason, error: new AuthError('session_expired', DEV ? `session: ended by ${reason === 'idle' ? 'idleTimeoutMs' : 'maxSessionMs'}` : '') })
+        // Unlike a refused refresh, the server still holds a live session: end it there too.
+        void o.protocol.revoke(state.session.accessToken, state.refreshToken)
+      },
+      warn: (reason, expiresAt) => this.#emit('session-warning', { reason, expiresAt }),
+      extended: (expiresAt) => this.#emit('session-extended', { expiresAt }),
+      share: (state, at) => {
+        this.#sync?.publish({ type: 'activity', gen: this.#machine.clock(), sid: state.sid, at })
+        this.#persisted = this.#store.save(state as SessionState<Claims>)
+      },
+    })
     this.#context = {
       tabId,
       machine: this.#machine,
@@ -155,9 +175,9 @@ export class AuthClient<Claims = JwtPayload> {
     this.ready = (this.#redirected ?? restored).finally(() => this.#machine.started())
     this.fetch = createAuthFetch(
       o,
-      () => (this.#state && isUsable(this.#state, o) ? this.#state.session.accessToken : undefined),
+      () => (!this.#policy?.lapsed() && this.#state && isUsable(this.#state, o) ? this.#state.session.accessToken : undefined),
       () => this.getAccessToken(),
-      (rejected) => tokenAfterUnauthorized(this.#context, rejected),
+      (rejected) => (this.#policy?.lapsed(), tokenAfterUnauthorized(this.#context, rejected)),
     )
   }
 
@@ -274,6 +294,7 @@ export class AuthClient<Claims = JwtPayload> {
    *   transient `network`, `timeout`, `server`, `invalid_response` after the retries a caller waits for.
    */
   async refresh(): Promise<Session<Claims>> {
+    this.#policy?.lapsed()
     if (this.#destroyed || !this.#state) throw noSessionError(this.#destroyed, 'refresh')
     return (await renewSession(this.#context, this.#state.sid)).session
   }
@@ -294,6 +315,7 @@ export class AuthClient<Claims = JwtPayload> {
     // The session of the call: one that ends meanwhile gives no token, never a later session's.
     const sid = this.#state?.sid
     await this.ready
+    this.#policy?.lapsed()
     const state = this.#state
     if (!state || (sid !== undefined && state.sid !== sid)) return null
     if (isUsable(state, this.#options)) return state.session.accessToken
@@ -307,6 +329,20 @@ export class AuthClient<Claims = JwtPayload> {
   }
 
   /**
+   * Puts off the end by `idleTimeoutMs`, in every tab, as activity would: the answer to a
+   * `session-warning` ("still there?"). Nothing happens without a session, once the session ended,
+   * or without `idleTimeoutMs` (`maxSessionMs` is never put off).
+   *
+   * @example
+   * ```ts
+   * auth.on('session-warning', ({ expiresAt }) => showStillThereDialog(expiresAt, () => auth.extendSession()))
+   * ```
+   */
+  extendSession(): void {
+    this.#policy?.extend()
+  }
+
+  /**
    * Stops every timer, listener and channel the client holds, and removes all subscriptions.
    * The stored session stays for the next client.
    *
@@ -317,6 +353,7 @@ export class AuthClient<Claims = JwtPayload> {
    */
   destroy(): void {
     this.#destroyed = true
+    this.#policy?.follow(undefined)
     this.#machine.touch()
     this.#store.close()
     this.#scheduler.cancel()
@@ -361,12 +398,15 @@ export class AuthClient<Claims = JwtPayload> {
       this.#scheduler.cancel()
       this.#flight.wake()
     }
+    this.#policy?.carry(to)
     if (persist) this.#persisted = persist === 'save' ? this.#store.save(to!) : this.#store.clear()
     if (revoke) revokeReplaced(this.#context, revoke)
     // Told at once, not once stored: a slow storage (up to storageTimeoutMs) must not delay the
     // news past a follower's patience. A tab that starts meanwhile and reads the older record from
     // storage asks the others about it before it is ready.
     if (publish) this.#sync?.publish(publish)
+    // After the change is stored and told: a limit that passed (a restore) ends it right after.
+    if (!this.#destroyed) this.#policy?.follow(to)
     for (const [type, payload] of events) {
       if (this.#machine.version() !== version) break
       this.#emit(type, payload as never)

@@ -57,6 +57,11 @@ export interface SessionState<Claims> {
   readonly tab: string
   /** The generation of the login that made the session: a logout made after it ends it. */
   readonly born: number
+  /**
+   * The user's last activity known (wall clock) when `idleTimeoutMs` is set. Not a change of the
+   * session: sessionPolicy.ts updates it in place, and records carry it.
+   */
+  active?: number
 }
 
 /** The shape written to storage and sent to other tabs. Version it so a future format can tell old records apart. */
@@ -72,6 +77,7 @@ export interface SessionRecord {
   gen?: number
   tab?: string
   born?: number
+  active?: number
 }
 
 /** A random id for a session or a tab: unique, not secret (`crypto.randomUUID` needs a secure context). */
@@ -155,6 +161,7 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     gen: state.gen,
     tab: state.tab,
     born: state.born,
+    ...(state.active && { active: state.active }),
   }
 }
 
@@ -185,6 +192,7 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !optional(record.rotation, isCount) ||
     !optional(record.gen, isCount) ||
     !optional(record.born, isCount) ||
+    !optional(record.active, isCount) ||
     // A session is born at its login, never after its latest change: a later birth would beat every newer login (sessionOrder.ts).
     (record.born as number) > ((record.gen as number | undefined) ?? receivedAt) ||
     !optional(record.tab, (value): value is string => typeof value === 'string')
@@ -210,5 +218,6 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     // A record from before births: born no later than its latest change, so a newer login still
     // wins (0 would make its next refresh look like a login).
     born: (record.born as number | undefined) ?? (record.gen as number | undefined) ?? receivedAt,
+    active: record.active as number | undefined,
   }
 }
