@@ -7,7 +7,7 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 const external = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]
 const isExternal = (id) => external.some((name) => id === name || id.startsWith(`${name}/`))
 
-const entries = { index: 'src/index.ts', oauth2: 'src/oauth2/index.ts', oidc: 'src/oidc/index.ts', dpop: 'src/dpop/index.ts', ky: 'src/ky/index.ts', react: 'src/react/index.ts', testing: 'src/testing/index.ts' }
+const entries = { index: 'src/index.ts', oauth2: 'src/oauth2/index.ts', oidc: 'src/oidc/index.ts', dpop: 'src/dpop/index.ts', ky: 'src/ky/index.ts', axios: 'src/axios/index.ts', react: 'src/react/index.ts', vue: 'src/vue/index.ts', testing: 'src/testing/index.ts' }
 
 const compile = () =>
   typescript({

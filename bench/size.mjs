@@ -2,7 +2,7 @@
 import { build } from 'esbuild'
 import { gzipSync } from 'node:zlib'
 
-const PEERS = ['ky', 'react', 'react-dom', 'msw']
+const PEERS = ['ky', 'axios', 'react', 'react-dom', 'vue', 'msw']
 
 /** min+gzip bytes of `source` (module text importing what it measures), resolved from `dir`. */
 export async function minGzip(source, dir) {

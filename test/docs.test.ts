@@ -5,7 +5,7 @@ import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const entries = ['src/index.ts', 'src/ky/index.ts', 'src/react/index.ts', 'src/testing/index.ts']
+const entries = ['src/index.ts', 'src/ky/index.ts', 'src/axios/index.ts', 'src/react/index.ts', 'src/vue/index.ts', 'src/testing/index.ts']
 
 describe('API documentation', () => {
   const program = ts.createProgram(
