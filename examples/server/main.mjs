@@ -4,7 +4,8 @@
 //   7 days), REFRESH_MODE (cookie | body), DEMO_SIGNING_KEY (a PKCS#8 EC P-256 key in PEM;
 //   generated at start when absent), OIDC_PORT (the OpenID Provider's port, default 8788),
 //   DPOP=1 (tokens bound to a key by DPoP proofs, RFC 9449; the pages then need a DPoP client),
-//   DPOP_NONCE=1 (with DPOP=1: proofs must carry a nonce the server gave).
+//   DPOP_NONCE=1 (with DPOP=1: proofs must carry a nonce the server gave), IDLE_TIMEOUT (seconds
+//   with no activity before the pages end the session, default 120).
 import { startDemoProvider } from '../oidc-provider/provider.mjs'
 import { startDemoServer } from './server.mjs'
 
@@ -33,6 +34,7 @@ try {
     port: whole('PORT') ?? 8787,
     accessTokenLifetimeSec: whole('TOKEN_LIFETIME'),
     sessionLifetimeSec: whole('SESSION_LIFETIME'),
+    idleTimeoutSec: whole('IDLE_TIMEOUT'),
     refreshMode: process.env.REFRESH_MODE,
     signingKeyPem: process.env.DEMO_SIGNING_KEY,
     dpop: flag('DPOP'),
@@ -42,7 +44,7 @@ try {
   })
 } catch (error) {
   // Named as the environment names them: TOKEN_LIFETIME for accessTokenLifetimeSec, and so on.
-  const variables = { port: 'PORT', accessTokenLifetimeSec: 'TOKEN_LIFETIME', sessionLifetimeSec: 'SESSION_LIFETIME', refreshMode: 'REFRESH_MODE', dpop: 'DPOP', dpopNonce: 'DPOP_NONCE' }
+  const variables = { port: 'PORT', accessTokenLifetimeSec: 'TOKEN_LIFETIME', sessionLifetimeSec: 'SESSION_LIFETIME', idleTimeoutSec: 'IDLE_TIMEOUT', refreshMode: 'REFRESH_MODE', dpop: 'DPOP', dpopNonce: 'DPOP_NONCE' }
   console.error(`demo server: not started: ${error.message.replace(/^\w+/, (name) => variables[name] ?? name)}`)
   process.exit(1)
 }
@@ -66,6 +68,7 @@ tokenkeeper demo
   users:        ada / lovelace, grace / hopper
   DPoP:         ${dpop}
   tokens live ${lifetime} s (TOKEN_LIFETIME), so a silent refresh comes every ${Math.round(Math.min(60, lifetime / 2))} s or so; open two tabs.
+  idle timeout: ${whole('IDLE_TIMEOUT') ?? 120} s (IDLE_TIMEOUT) with no activity in any tab ends the session; a warning comes first.
 Ctrl-C to stop.`)
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -9,6 +9,11 @@ export interface DemoServerOptions {
   refreshTokenLifetimeSec?: number
   /** A session ends this long after its login, whatever its refreshes (whole seconds). @default 7 days */
   sessionLifetimeSec?: number
+  /**
+   * The pages' idle timeout, told them by `GET /api/config` (whole seconds, 10 to 86400): a session
+   * with no user activity in any tab for this long ends (`idleTimeoutMs`). @default 120
+   */
+  idleTimeoutSec?: number
   /** Where the refresh token travels. @default 'cookie' */
   refreshMode?: 'cookie' | 'body'
   /** A PKCS#8 PEM EC P-256 key, for ES256; generated at start when absent, never from the repo. */

@@ -45,6 +45,9 @@ const SETTINGS = {
   // The OpenID Provider the /oidc/ page logs in with (examples/oidc-provider), or a function giving
   // it: the provider is started after this server, as it needs this server's origin.
   oidcIssuer: [undefined, (v) => v === undefined || typeof v === 'function' || (typeof v === 'string' && URL.canParse(v)), 'a URL, or a function returning one'],
+  // The pages' session policy (told them by /api/config): the session ends after this long with no
+  // activity in any tab, and a "still there?" warning comes a little before. Short, to be seen.
+  idleTimeoutSec: [120, (v) => Number.isInteger(v) && v >= 10 && v <= 86_400, 'whole seconds, 10 to 86400'],
   // DPoP (RFC 9449): token and API requests carry a proof of a key the tokens are bound to.
   dpop: [false, (v) => typeof v === 'boolean', 'a boolean'],
   // Checked after dpop (the table's order): a nonce asked for without DPoP would silently do nothing.
@@ -461,7 +464,10 @@ export async function startDemoServer(options = {}) {
       const claims = await authorize(request, response, url)
       return [200, { sub: claims.sub, name: claims.name, exp: claims.exp, checkedAt: Date.now() }]
     },
-    'GET /api/config': async () => [200, { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec, oidcIssuer: oidcIssuer(), dpop: settings.dpop, dpopNonce: settings.dpopNonce }],
+    'GET /api/config': async () => [
+      200,
+      { accessTokenLifetimeSec, refreshMode, sessionLifetimeSec, idleTimeoutSec: settings.idleTimeoutSec, oidcIssuer: oidcIssuer(), dpop: settings.dpop, dpopNonce: settings.dpopNonce },
+    ],
     'GET /.well-known/jwks.json': async () => [200, { keys: [{ ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig' }] }],
   }
   /** The methods each API path takes, for 405's Allow. */

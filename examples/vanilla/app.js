@@ -1,16 +1,32 @@
-import { createAuthClient, isAuthError } from '/dist/index.js'
-
 const $ = (id) => document.getElementById(id)
 const config = await fetch('/api/config').then((response) => response.json())
+
+// The debug log lives in the development build only (an app's bundler picks it through the
+// `development` export condition); this page loads that build when the switch is on.
+const debug = localStorage.getItem('tokenkeeper-demo.debug') === 'on'
+const build = debug ? '/dist/dev' : '/dist'
+const { createAuthClient, isAuthError } = await import(`${build}/index.js`)
+$('debug-switch').checked = debug
+$('debug-switch').addEventListener('change', (event) => {
+  localStorage.setItem('tokenkeeper-demo.debug', event.target.checked ? 'on' : 'off')
+  location.reload()
+})
 
 // Tokens in memory only; the refresh token in an HttpOnly cookie the page never sees.
 const options = {
   baseUrl: location.origin,
   refreshTokenInCookie: config.refreshMode === 'cookie',
+  // The server's settings: no activity in any tab for IDLE_TIMEOUT ends the session (a warning
+  // comes first), and so does the end of the server's own session lifetime.
+  idleTimeoutMs: config.idleTimeoutSec * 1000,
+  sessionWarningMs: Math.min(30_000, config.idleTimeoutSec * 500),
+  maxSessionMs: config.sessionLifetimeSec * 1000,
+  // Each line of the debug log into the event log below: it never holds a token or a password.
+  ...(debug && { logger: (message, details) => log('debug', details ? `${message} ${JSON.stringify(details)}` : message) }),
 }
 // With DPOP=1 the server binds the tokens to a key this browser keeps (tokenkeeper/dpop): every
 // request carries a proof signed with it, and the log below shows each one as it leaves.
-const auth = createAuthClient(config.dpop ? (await import('/dist/dpop.js')).dpop({ ...options, fetch: showingProofs }) : options)
+const auth = createAuthClient(config.dpop ? (await import(`${build}/dpop.js`)).dpop({ ...options, fetch: showingProofs }) : options)
 
 /** The fetch beneath dpop(): logs what the DPoP header of each request asserts (never the proof itself, nor the token). */
 function showingProofs(input, init) {
@@ -36,10 +52,26 @@ function log(type, detail = '') {
 auth.on('login', (session) => log('login', session.claims.sub))
 auth.on('refresh', () => log('refresh', 'a silent refresh brought a new access token'))
 auth.on('logout', ({ reason }) => log('logout', reason === 'other-tab' ? 'in another tab' : ''))
-auth.on('session-expired', ({ error }) => {
-  log('session-expired', error.code)
-  $('login-error').textContent = 'Your session expired. Please log in again.'
+auth.on('session-expired', ({ error, reason }) => {
+  log('session-expired', `${reason} (${error.code})`)
+  $('idle-warning').hidden = true
+  $('login-error').textContent =
+    reason === 'idle' ? 'You were logged out after a while with no activity. Please log in again.' : 'Your session expired. Please log in again.'
 })
+
+// "Still there?": shown before an idle end; activity in any tab, or the button, puts the end off.
+let idleEndsAt
+auth.on('session-warning', ({ reason, expiresAt }) => {
+  log('session-warning', `${reason}: the session ends in ${Math.round((expiresAt - Date.now()) / 1000)} s`)
+  if (reason !== 'idle') return
+  idleEndsAt = expiresAt
+  $('idle-warning').hidden = false
+})
+auth.on('session-extended', () => {
+  log('session-extended', 'activity put the idle end off')
+  $('idle-warning').hidden = true
+})
+$('stay').addEventListener('click', () => auth.extendSession())
 auth.on('error', (error) => log('error', `${error.code}: the client will retry`))
 auth.on('change', render)
 
@@ -65,6 +97,7 @@ setInterval(() => {
   const seconds = (ms) => `${Math.max(0, Math.ceil(ms / 1000))} s`
   $('refresh-countdown').textContent = seconds(nextRefreshAt(session) - Date.now())
   $('expiry-countdown').textContent = seconds(session.expiresAt - Date.now())
+  if (!$('idle-warning').hidden) $('idle-countdown').textContent = seconds(idleEndsAt - Date.now())
 }, 250)
 
 $('login-form').addEventListener('submit', async (event) => {

@@ -1,0 +1,66 @@
+// @vitest-environment node
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { startDemoServer } from '../../examples/server/server.mjs'
+import type { TestBrowser } from './engines/index.js'
+import { describeInEngines, isVisible, textOf, waitForVisible, waitUntil, type TestPage as Page } from './harness.js'
+
+describeInEngines('the demo with a short idle timeout,', (engine) => {
+  let server: Awaited<ReturnType<typeof startDemoServer>>
+  let browser: TestBrowser
+
+  beforeAll(async () => {
+    // 10 s with no activity ends the session; the page warns 5 s before (half the timeout).
+    server = await startDemoServer({ idleTimeoutSec: 10, accessTokenLifetimeSec: 6 })
+    browser = await engine.launch()
+  }, 60_000)
+  afterAll(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  const open = async (page: Page) => {
+    await page.goto(`${server.url}/`)
+    await waitUntil(page, () => document.querySelector('body[data-ready="true"]') !== null)
+  }
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('activity in one tab keeps both alive; then "still there?" shows in both, its button puts the end off, and with no answer both tabs end with the idle message', async () => {
+    const context = await browser.newContext()
+    const [first, second] = [await context.newPage(), await context.newPage()]
+    await open(first)
+    await open(second)
+    await first.fill('input[name="password"]', 'lovelace')
+    await first.click('#login-form button[type="submit"]')
+    await waitForVisible(first, '#session-panel')
+    await waitForVisible(second, '#session-panel')
+
+    // The user works in the second tab only, for longer than the idle timeout.
+    for (let elapsed = 0; elapsed < 14_000; elapsed += 1_500) {
+      await second.click('#claims')
+      await sleep(1_500)
+      expect(await isVisible(first, '#idle-warning')).toBe(false)
+    }
+    expect(await isVisible(first, '#session-panel')).toBe(true)
+
+    // Nobody does anything: the warning comes in both tabs, with its countdown.
+    await waitForVisible(first, '#idle-warning', 10_000)
+    await waitForVisible(second, '#idle-warning', 2_000)
+    expect(await textOf(first, '#idle-countdown')).toMatch(/^\d s$/)
+    await first.click('#stay')
+    await waitUntil(first, () => document.getElementById('idle-warning')!.hidden, undefined, 2_000)
+    await waitUntil(second, () => document.getElementById('idle-warning')!.hidden, undefined, 2_000)
+
+    // No answer this time: both tabs end, and say why.
+    await waitForVisible(first, '#idle-warning', 10_000)
+    await waitForVisible(first, '#login-panel', 10_000)
+    await waitForVisible(second, '#login-panel', 2_000)
+    for (const page of [first, second]) {
+      expect(await textOf(page, '#login-error')).toContain('no activity')
+      expect(await isVisible(page, '#idle-warning')).toBe(false)
+    }
+    expect(await textOf(first, '#event-log li[data-type="session-expired"]')).toContain('idle')
+    expect(server.stats.logout).toBeGreaterThanOrEqual(1)
+    expect([...first.errors, ...second.errors]).toEqual([])
+    await context.close()
+  }, 90_000)
+})
