@@ -177,6 +177,22 @@ describe('tokenkeeper/axios', () => {
     expect(mock().counts.unauthorized).toBe(0)
   })
 
+  it("leaves out the fetch adapter's User-Agent (Firefox would make CORS preflights ask for it), and sends the app's own", async () => {
+    const { api: client } = await api()
+    const agents: (string | null)[] = []
+    server.use(
+      http.get(`${BASE_URL}/api/agent`, ({ request }) => {
+        agents.push(request.headers.get('user-agent'))
+        return HttpResponse.json({})
+      }),
+    )
+    await client.get('/api/agent')
+    await client.get('/api/agent', { headers: { 'User-Agent': 'shop/2.0' } })
+    client.defaults.headers.common['User-Agent'] = 'shop/3.0'
+    await client.get('/api/agent')
+    expect(agents).toEqual([null, 'shop/2.0', 'shop/3.0'])
+  })
+
   it('when logged out, the request goes through auth.fetch with no token, and its 401 refreshes nothing', async () => {
     const { api: client, sent } = await api({}, false)
     const seen = recordsAuthorization(`${BASE_URL}/api/open`, 401)

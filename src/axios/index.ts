@@ -14,7 +14,9 @@ import type { AuthClient } from '../client.js'
  * instance. Interceptors see the answer after the replay; a 401 that survives it rejects as an
  * `AxiosError` with status 401. An `Authorization` the app sets (or axios's `auth` option) is left
  * as it is. The instance's own `env.fetch` is replaced: give that fetch to `createAuthClient`'s
- * `fetch` option instead. A request that sets its own `adapter` bypasses the token.
+ * `fetch` option instead. A request that sets its own `adapter` bypasses the token. The fetch
+ * adapter's `User-Agent: axios/<version>` is left out (Firefox would send it, so every
+ * cross-origin request would need CORS to allow it); a `User-Agent` of the app's own goes out.
  *
  * @example
  * ```ts
@@ -27,6 +29,15 @@ import type { AuthClient } from '../client.js'
  */
 export function withAuth<Instance extends AxiosInstance>(instance: Instance, auth: Pick<AuthClient<unknown>, 'fetch'>): Instance {
   instance.defaults.adapter = 'fetch'
-  instance.defaults.env = { ...instance.defaults.env, fetch: auth.fetch }
+  instance.defaults.env = {
+    ...instance.defaults.env,
+    fetch: (input, init) => {
+      // The fetch adapter adds `User-Agent: axios/<version>`, which Firefox sends: every
+      // cross-origin request then needs the server's CORS to allow that header, or fails. Axios's
+      // default XHR adapter sends none. (A `false` header default would also block the app's own.)
+      if ((input as Request).headers?.get('user-agent')?.startsWith('axios/')) (input as Request).headers.delete('user-agent')
+      return auth.fetch(input, init)
+    },
+  }
   return instance
 }

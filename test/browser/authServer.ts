@@ -152,7 +152,7 @@ export async function startTestAuthServer(root: string): Promise<TestAuthServer>
         return json(response, 200, { method: request.method, contentType: request.headers['content-type'] ?? null, body })
       }
       const path = url.pathname === '/' ? '/test/browser/page.html' : url.pathname
-      const served = /^\/(dist|node_modules\/(jwt-decode|ky))\//.test(path) || path === '/test/browser/page.html' || path === '/test/browser/oidc.html'
+      const served = /^\/(dist|node_modules\/(jwt-decode|ky|axios))\//.test(path) || path === '/test/browser/page.html' || path === '/test/browser/oidc.html'
       if (!served) return json(response, 404, { error: 'not_found' })
       const file = normalize(join(root, path))
       if (!file.startsWith(root)) return json(response, 404, { error: 'not_found' })
