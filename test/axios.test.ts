@@ -1,7 +1,7 @@
 import axios, { AxiosError, type CreateAxiosDefaults } from 'axios'
 import { http, HttpResponse } from 'msw'
-import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
-import { createAuthClient, type AuthClient } from '../src/index.js'
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
+import { createAuthClient, isAuthError, type AuthClient, type AuthClientOptions } from '../src/index.js'
 import { withAuth } from '../src/axios/index.js'
 import { BASE_URL, record, serialize, useMockAuthServer } from './helpers.js'
 
@@ -9,16 +9,26 @@ const { server, mock } = useMockAuthServer()
 const ADA = { username: 'ada', password: 'lovelace' }
 
 let auth: AuthClient
-afterEach(() => auth?.destroy())
+afterEach(() => {
+  auth?.destroy()
+  vi.useRealTimers()
+})
+
+/** Moves the clock (Date only) an hour on: the access token has expired while the app was away. */
+const anHourLater = () => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(Date.now() + 3_600_000)
+}
 
 /** What `auth.fetch` was handed by axios, through the client's `fetch` option. */
 type Sent = { request: Request; init: RequestInit | undefined }
 
-async function api(options: CreateAxiosDefaults = {}, login = true) {
+async function api(options: CreateAxiosDefaults = {}, login = true, client: Partial<AuthClientOptions> = {}) {
   const sent: Sent[] = []
   auth = createAuthClient({
     baseUrl: BASE_URL,
     crossTab: false,
+    ...client,
     fetch: (input, init) => {
       if (input instanceof Request && !input.url.includes('/auth/')) sent.push({ request: input, init })
       return fetch(input, init)
@@ -218,6 +228,33 @@ describe('tokenkeeper/axios', () => {
     // Later requests go out as a logged-out app's would.
     await client.get('/api/data')
     expect(calls).toEqual([`Bearer ${session!.accessToken}`, null])
+  })
+
+  it('a session found expired before the request (refresh refused) sends it without a token: the 401 surfaces, session-expired is emitted', async () => {
+    const { api: client, session } = await api()
+    const expired = record((listener) => auth.on('session-expired', listener))
+    mock().failNextRefreshes(1, { kind: 'invalid_grant' })
+    anHourLater()
+    const error = await client.get('/api/me').catch((e: unknown) => e)
+    expect((error as AxiosError).response?.status).toBe(401)
+    expect(mock().counts).toMatchObject({ refresh: 1, api: 1 })
+    expect(expired).toHaveLength(1)
+    expect(auth.getSession()).toBeNull()
+    expect(JSON.stringify((error as AxiosError).toJSON())).not.toContain(session!.accessToken)
+  })
+
+  it("a refresh that cannot reach the server rejects as an AxiosError whose code and cause are the AuthError's, with no token in it; the session stays", async () => {
+    const { api: client, session } = await api({}, true, { retryAttempts: 1, retryMinDelayMs: 1 })
+    mock().failNextRefreshes(5, { kind: 'network-error' })
+    anHourLater()
+    const error = (await client.get('/api/me').catch((e: unknown) => e)) as AxiosError
+    expect(axios.isAxiosError(error)).toBe(true)
+    expect(error.code).toBe('network')
+    expect(isAuthError(error.cause)).toBe(true)
+    expect(error.response).toBeUndefined()
+    expect(mock().counts.api).toBe(0)
+    expect(auth.getSession()).toBe(session)
+    for (const dump of [serialize(error), JSON.stringify(error.toJSON()), error.stack ?? '']) expect(dump).not.toContain(session!.accessToken)
   })
 
   it('an abort while the request waits for the refresh rejects as axios cancels, and the refresh goes on', async () => {
