@@ -1,4 +1,6 @@
 import { isAuthError } from './errors.js'
+import { urlForLog, type Logger } from './log.js'
+import { DEV } from './dev.js'
 
 /** What the fetch wrapper needs from the client's options. */
 export interface AuthFetchOptions {
@@ -6,6 +8,8 @@ export interface AuthFetchOptions {
   /** Relative URLs resolve against the page, or against the login endpoint outside a browser. */
   baseUrl: string
   allowedOrigins: ReadonlySet<string>
+  /** The debug log (development build). */
+  log?: Logger | undefined
 }
 
 /** Characters the URL parser drops, or reads as a slash: a string with one takes the full parse. */
@@ -112,12 +116,27 @@ export function createAuthFetch(
     // A 401 rejects the token only from an allowed origin: a redirect may have ended elsewhere, whose
     // 401 says nothing about it (response.url is serialized, so the prefix test is exact). A Response
     // made by hand has no url: it answers the request itself.
-    if (response.status !== 401 || !canReplay || (response.url && !onAllowedOrigin(response.url))) return response
+    if (response.status !== 401 || !canReplay || (response.url && !onAllowedOrigin(response.url))) {
+      if (DEV && response.status === 401) {
+        deps.log?.(canReplay ? '401 from another origin after a redirect: not a refusal of the token' : '401: not replayed, the body cannot be sent twice', {
+          url: urlForLog(isRequest ? input.url : String(target)),
+        })
+      }
+      return response
+    }
 
+    // Origin and path only: a query may hold secrets.
+    const url = DEV ? urlForLog(isRequest ? input.url : String(target)) : ''
+    if (DEV) deps.log?.('401: refreshing to replay the request', { url, method: init?.method ?? (isRequest ? input.method : 'GET') })
     const fresh = await abortable(tokenAfterUnauthorized(token), init?.signal ?? (isRequest ? input.signal : undefined))
-    if (fresh === null || fresh === token) return response
+    if (fresh === null || fresh === token) {
+      if (DEV) deps.log?.('401: no new token, the 401 goes to the caller', { url })
+      return response
+    }
     // Release the discarded answer's connection; some engines never settle this promise, so no await.
     response.body?.cancel().catch(() => undefined)
-    return deps.fetch(replayTarget, { ...init, headers: withToken(fresh) })
+    const replayed = deps.fetch(replayTarget, { ...init, headers: withToken(fresh) })
+    if (DEV) replayed.then((answer) => deps.log?.('401: replayed with a new token', { url, status: answer.status }), () => deps.log?.('401: the replay failed', { url }))
+    return replayed
   }
 }

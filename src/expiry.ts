@@ -1,11 +1,15 @@
 import type { Clock } from './clock.js'
+import type { Logger } from './log.js'
 import type { SessionState } from './session.js'
+import { DEV } from './dev.js'
 
 /** The options that say when a token is worth handing out and when to renew it. */
 export interface ExpiryPolicy {
   clock: Pick<Clock, 'now'>
   refreshMarginMs: number
   minTokenValidityMs: number
+  /** The debug log (development build). */
+  log?: Logger | undefined
 }
 
 /**
@@ -19,8 +23,23 @@ export function isUsable({ session: { expiresAt }, receivedAt }: SessionState<un
 /**
  * When to refresh: `refreshMarginMs` ahead of expiry, never more than half the lifetime, so a
  * short-lived token cannot cause a refresh loop; or, when nothing can renew it, when it stops
- * being usable, to end the session then.
+ * being usable, to end the session then. The client schedules its refresh (or its end) there.
  */
 export function refreshDueAt({ session: { expiresAt }, receivedAt }: SessionState<unknown>, canRefresh: boolean, policy: ExpiryPolicy): number {
-  return expiresAt - (canRefresh ? Math.min(policy.refreshMarginMs, (expiresAt - receivedAt) / 2) : policy.minTokenValidityMs)
+  const at = expiresAt - (canRefresh ? Math.min(policy.refreshMarginMs, (expiresAt - receivedAt) / 2) : policy.minTokenValidityMs)
+  if (DEV) {
+    const now = policy.clock.now()
+    policy.log?.(canRefresh ? 'refresh scheduled' : 'end of session scheduled', {
+      inMs: Math.max(0, Math.round(at - now)),
+      dueAt: new Date(at).toISOString(),
+      expiresInMs: Math.round(expiresAt - now),
+      marginMs: Math.round(expiresAt - at),
+      why: !canRefresh
+        ? 'no refresh token: the session ends when the token has less than minTokenValidityMs left'
+        : expiresAt - at < policy.refreshMarginMs
+          ? 'half the token lifetime before expiry (refreshMarginMs is more than half of it)'
+          : 'refreshMarginMs before expiry',
+    })
+  }
+  return at
 }

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js'
+import type { Logger } from './log.js'
 import type { JsonEndpoints } from './protocols/json.js'
 import type { Protocol } from './protocols/Protocol.js'
 import type { TokenStorage } from './storage/TokenStorage.js'
@@ -117,6 +118,19 @@ export interface AuthClientOptions {
    * @default 60_000
    */
   sessionWarningMs?: number
+  /**
+   * Log each step of the session's life with `console.debug('[tokenkeeper] ' + message, details)`:
+   * restore, refresh scheduled and why, refreshes and retries, the leader tab, messages between
+   * tabs, 401 replays, storage failures, login, logout, expiry. Never a token, a credential, a code
+   * or a key. Development build only (the `development` export condition): the production build
+   * has no log, and ignores this option. @default false
+   */
+  debug?: boolean
+  /**
+   * Receives the debug log instead of the console (it needs no `debug: true`); see {@link Logger}.
+   * A logger that throws changes nothing. Development build only, as `debug`. @default undefined
+   */
+  logger?: Logger
 }
 
 /**

@@ -1,6 +1,7 @@
 import { retryDelay } from './backoff.js'
 import type { Clock, TimerHandle } from './clock.js'
 import { AuthError, isAuthError, isTransient } from './errors.js'
+import { errorForLog, type Logger } from './log.js'
 import { MAX_TIMER_DELAY_MS } from './scheduler.js'
 import { DEV } from './dev.js'
 
@@ -10,6 +11,8 @@ export interface RefreshFlightConfig {
   retryMaxDelayMs: number
   /** How many attempts a caller waiting for a token sits through before its call rejects. */
   retryAttempts: number
+  /** The debug log (development build). */
+  log?: Logger | undefined
 }
 
 /** What one refresh needs from the client. */
@@ -86,6 +89,17 @@ export function createRefreshFlight<T>(config: RefreshFlightConfig): RefreshFlig
         minDelayMs: config.retryMinDelayMs,
         maxDelayMs: config.retryMaxDelayMs,
       })
+      if (DEV) {
+        const waits = !(!task.mustWait() || attempt >= config.retryAttempts || delay > config.retryMaxDelayMs)
+        // In the background: no caller waits for the retry (their token still works, or they waited enough).
+        config.log?.(waits ? 'refresh failed; retrying' : 'refresh failed; retrying in the background', {
+          ...errorForLog(error),
+          attempt,
+          failures,
+          delayMs: Math.round(delay),
+          why: error.retryAfterMs === undefined ? 'exponential backoff with jitter' : 'the server asked to wait (Retry-After)',
+        })
+      }
       if (!task.mustWait() || attempt >= config.retryAttempts || delay > config.retryMaxDelayMs) {
         hold = { until: config.clock.now() + delay, error }
         task.retryAt(hold.until)

@@ -1,6 +1,7 @@
 import { DEV } from './dev.js'
 import { systemClock } from './clock.js'
 import { AuthError } from './errors.js'
+import { createLog, type Logger } from './log.js'
 import { defaults, type AuthClientOptions } from './options.js'
 import { checkedProtocol } from './protocols/checkedProtocol.js'
 import { jsonProtocol } from './protocols/json.js'
@@ -11,7 +12,7 @@ import { isSecureUrl, pageUrl } from './url.js'
 
 /** Options after defaults, with every URL resolved and checked, and the protocol connected. */
 export type ResolvedOptions = Required<
-  Omit<AuthClientOptions, 'baseUrl' | 'protocol' | 'endpoints' | 'allowedOrigins' | 'allowInsecureHttp' | 'fetch' | 'locks' | 'idleTimeoutMs' | 'maxSessionMs'>
+  Omit<AuthClientOptions, 'baseUrl' | 'protocol' | 'endpoints' | 'allowedOrigins' | 'allowInsecureHttp' | 'fetch' | 'locks' | 'idleTimeoutMs' | 'maxSessionMs' | 'debug' | 'logger'>
 > &
   Pick<AuthClientOptions, 'idleTimeoutMs' | 'maxSessionMs'> & {
   /** `baseUrl` as a prefix, ending in `/`. */
@@ -20,6 +21,11 @@ export type ResolvedOptions = Required<
   allowedOrigins: ReadonlySet<string>
   fetch: typeof globalThis.fetch
   locks: LockManager | undefined
+  /**
+   * The debug log (`logger`, or the console with `debug: true`), in the development build only: the
+   * production build never sets it, and drops every call, written `if (DEV) o.log?.(...)`.
+   */
+  log: Logger | undefined
 }
 
 /** The option's name in both builds; what it must be, and what it got, in the development build. */
@@ -68,6 +74,8 @@ const checks: { [K in keyof AuthClientOptions]?: Check } = {
   clock: methods('now', 'setTimeout', 'clearTimeout'),
   locks: check((v) => v === null || methods('request')(v), 'navigator.locks or null'),
 }
+// The log exists in the development build only; the production build ignores these two options.
+if (DEV) Object.assign(checks, { debug: optional(is('boolean')), logger: optional(is('function')) })
 
 /** Parses an http(s) URL that a token may travel to: https, or http to localhost unless allowed. */
 function secureUrl(name: string, value: unknown, allowInsecureHttp: boolean, base?: string): URL {
@@ -116,7 +124,8 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     if (!['login', 'refresh', 'logout'].includes(key)) throw bad(`endpoints.${key}`, DEV ? 'a known endpoint' : '', key)
   }
 
-  const resolved = {
+  // `log` in the development build only: the production build neither sets it nor calls it.
+  const resolved: Omit<ResolvedOptions, 'protocol' | 'log'> & { log?: Logger } = {
     ...merged,
     baseUrl,
     // The refresh cookie must be set by the login answer and sent with every refresh, cross-origin too.
@@ -126,6 +135,7 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     fetch: merged.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     locks: merged.locks ?? undefined,
   }
+  if (DEV) resolved.log = createLog(merged)
   // Checked at every call too: a protocol of the app's own may post to a URL it made up.
   const send = async (operation: string, url: string, body?: string | URLSearchParams, headers?: Record<string, string>) =>
     postToAuthServer(resolved, operation, secureUrl(operation, url, insecure).href, body, headers)
@@ -137,9 +147,10 @@ export function resolveOptions(options: AuthClientOptions): ResolvedOptions {
     post: send,
     get: send,
   }
+  if (DEV) server.log = resolved.log
   // A revocation makes at most two requests (oauth2: the refresh token, then the access token).
   const calls = (merged.protocol ?? jsonProtocol(merged.endpoints)).connect(server)
-  return { ...resolved, protocol: checkedProtocol(calls, resolved.clock, 2 * resolved.requestTimeoutMs + 1_000) }
+  return { ...resolved, protocol: checkedProtocol(calls, resolved.clock, 2 * resolved.requestTimeoutMs + 1_000) } as ResolvedOptions
 }
 
 /** `allowedOrigins` as the client uses it: the given origins, else the auth server's and the page's (when a token may travel there). */

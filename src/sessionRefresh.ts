@@ -2,6 +2,7 @@ import type { CrossTabSync } from './crossTab/crossTabSync.js'
 import { isAuthError, noSessionError } from './errors.js'
 import type { AuthEvents } from './events.js'
 import { isUsable, type ExpiryPolicy } from './expiry.js'
+import { errorForLog } from './log.js'
 import type { ProtocolCalls } from './protocols/Protocol.js'
 import type { RefreshFlight } from './refreshFlight.js'
 import type { Scheduler } from './scheduler.js'
@@ -9,6 +10,7 @@ import { createSessionState, toRecord, type SessionState, type TokenResponse } f
 import { sessionChange, type SessionMachine, type Transition } from './sessionMachine.js'
 import { nextGen } from './sessionOrder.js'
 import type { SessionStore } from './storage/sessionStore.js'
+import { DEV } from './dev.js'
 
 /** What the client's session work (renewing, restoring) needs from it. */
 export interface SessionContext<Claims> {
@@ -71,17 +73,24 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
   // Only one tab sends the refresh token; the others get the result from it.
   if (sync && !(await sync.clearToRefresh(toRecord(from), stale))) return stateOf(deps, sid)
   if (stale()) return stateOf(deps, sid)
+  const log = DEV ? deps.options.log : undefined
+  if (DEV) log?.('refresh started', { sid, rotation: from.rotation, withRefreshToken: from.refreshToken !== undefined })
   let tokens: TokenResponse
   try {
     tokens = await protocol.refresh(from.refreshToken, from.idToken)
   } catch (error) {
     if (moved()) return stateOf(deps, sid)
     if (isAuthError(error) && error.code === 'session_expired') {
+      if (DEV) log?.('refresh refused', { sid, ...errorForLog(error) })
       // Refused here, but another tab may hold a newer state of it (a leader we took over from).
       // A destroyed tab does not wait to ask: it only clears storage and tells the others (no
       // events), so that the next tab does not send the refused token again.
       if (!deps.destroyed()) await sync?.askSiblings()
-      if (moved()) return stateOf(deps, sid)
+      if (moved()) {
+        if (DEV) log?.('refresh refused, but another tab holds a newer state of the session: taken', { sid })
+        return stateOf(deps, sid)
+      }
+      if (DEV) log?.('session expired: its refresh was refused', { sid })
       deps.transition(undefined, { kind: 'expire', here: true, error })
     }
     throw error
@@ -93,6 +102,14 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
     sid: from.sid,
     born: from.born,
     rotation: Math.min(from.rotation + 1, Number.MAX_SAFE_INTEGER),
+  }
+  if (DEV) {
+    log?.('refresh done', {
+      sid,
+      rotation: next.rotation,
+      expiresInMs: next.session.expiresAt - deps.options.clock.now(),
+      refreshTokenRotated: tokens.refreshToken !== undefined && tokens.refreshToken !== from.refreshToken,
+    })
   }
   if (stale()) return arrivedLate(deps, from, next)
   // A listener may have logged out already: the callers then get no session, not a dead one.
@@ -108,6 +125,7 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
  */
 function arrivedLate<Claims>(deps: SessionContext<Claims>, from: SessionState<Claims>, late: SessionState<Claims>): SessionState<Claims> {
   const held = deps.machine.state()
+  if (DEV) deps.options.log?.('refresh answer came after the session moved on', { sid: from.sid, destroyed: deps.destroyed(), heldSid: held?.sid })
   if (deps.destroyed() && held === from) {
     handOver(deps, late, 'refresh')
   } else if (held?.sid !== from.sid) {
@@ -125,6 +143,7 @@ export function handOver<Claims>(deps: SessionContext<Claims>, late: SessionStat
   const gen = nextGen(deps.machine.clock(), deps.options.clock.now())
   // A login's generation is its birth: a logout any tab made before it must not end it.
   const state = { ...late, gen, tab: deps.tabId, born: cause === 'login' ? gen : late.born }
+  if (DEV) deps.options.log?.('session handed over to the next client (this one is destroyed): stored and told to the other tabs', { sid: state.sid, cause })
   void deps.store.save(state)
   deps.sync?.publish(sessionChange(state, gen, cause))
 }
@@ -136,6 +155,7 @@ export function handOver<Claims>(deps: SessionContext<Claims>, late: SessionStat
  */
 export function revokeReplaced<Claims>(deps: SessionContext<Claims>, state: SessionState<Claims>): void {
   if (state.refreshToken !== undefined || !deps.options.refreshTokenInCookie) {
+    if (DEV) deps.options.log?.('revoking the tokens of a replaced session', { sid: state.sid })
     void deps.protocol.revoke(state.session.accessToken, state.refreshToken, true)
   }
 }
@@ -143,12 +163,20 @@ export function revokeReplaced<Claims>(deps: SessionContext<Claims>, state: Sess
 /** The token to replay a request with after a 401 on `rejected`: only one of the same session. */
 export async function tokenAfterUnauthorized<Claims>(deps: SessionContext<Claims>, rejected: string): Promise<string | null> {
   const state = deps.machine.state()
-  if (!state || deps.machine.sessionOf(rejected) !== state.sid) return null
+  const log = DEV ? deps.options.log : undefined
+  if (!state || deps.machine.sessionOf(rejected) !== state.sid) {
+    if (DEV) log?.('401: not replayed, the request was made under a session that is over', { sid: state?.sid })
+    return null
+  }
   // Another request's 401 already brought a new token: replay with it, no second refresh.
-  if (state.session.accessToken !== rejected) return state.session.accessToken
+  if (state.session.accessToken !== rejected) {
+    if (DEV) log?.('401: replaying with the token a refresh brought meanwhile', { sid: state.sid })
+    return state.session.accessToken
+  }
   try {
     return (await renewSession(deps, state.sid)).session.accessToken
-  } catch {
+  } catch (error) {
+    if (DEV) log?.('401: not replayed, the refresh failed', { sid: state.sid, ...errorForLog(error) })
     return null
   }
 }

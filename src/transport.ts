@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from './clock.js'
 import { AuthError } from './errors.js'
+import { urlForLog, type Logger } from './log.js'
 import { DEV } from './dev.js'
 
 /** What the transport needs from the client's resolved options. */
@@ -8,6 +9,8 @@ export interface TransportConfig {
   clock: Clock
   requestTimeoutMs: number
   credentials: RequestCredentials
+  /** The debug log (development build). */
+  log?: Logger | undefined
 }
 
 /** A server's answer, body parsed when it was JSON.  *
@@ -71,10 +74,12 @@ export async function postToAuthServer(
     ])
   } catch (cause) {
     const timedOut = controller.signal.aborted
+    if (DEV) config.log?.(`auth server: no answer (${operation})`, { method, url: urlForLog(url), code: timedOut ? 'timeout' : 'network' })
     throw new AuthError(timedOut ? 'timeout' : 'network', DEV ? `${operation}: ${method} ${url.split('?')[0]} ${timedOut ? 'timed out' : 'failed'}` : '', { cause })
   } finally {
     config.clock.clearTimeout(timer)
   }
+  if (DEV) config.log?.(`auth server: answered ${response.status} (${operation})`, { method, url: urlForLog(url), status: response.status })
   let parsed: unknown
   try {
     parsed = JSON.parse(text)

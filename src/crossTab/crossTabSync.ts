@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js'
 import { AuthError, isTransient } from '../errors.js'
+import type { Logger } from '../log.js'
 import type { SessionRecord } from '../session.js'
 import { createLeadership } from './leadership.js'
 import { parseTabMessage, type TabMessage } from './tabMessage.js'
@@ -41,6 +42,19 @@ export interface CrossTabConfig {
   requestTimeoutMs: number
   /** How long to wait for other tabs to answer "who has a session?". */
   tabSyncTimeoutMs: number
+  /** The debug log (development build). */
+  log?: Logger | undefined
+}
+
+/** What the log tells of a tab message: its kind, sender, session and order, never the record's tokens. */
+function messageForLog(message: Outgoing | TabMessage): Record<string, unknown> {
+  const details: Record<string, unknown> = {}
+  for (const name of ['type', 'from', 'gen', 'sid', 'cause', 'rotation', 'code', 'retryAfterMs', 'reason', 'at'] as const) {
+    if (name in message) details[name] = (message as Record<string, unknown>)[name]
+  }
+  const record = (message as { record?: SessionRecord }).record
+  if (record) Object.assign(details, { sid: record.sid, rotation: record.rotation })
+  return details
 }
 
 export interface CrossTabSync {
@@ -85,7 +99,9 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   let tookOverAt = 0
   let retired = false
 
+  const log = DEV ? config.log : undefined
   const onMessage = (message: TabMessage): void => {
+    if (DEV) log?.('tab message received', messageForLog(message))
     host.see(message.gen)
     switch (message.type) {
       case 'hello':
@@ -108,14 +124,16 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
   const channel = new BroadcastChannel(name)
   channel.onmessage = (event) => {
     const message = parseTabMessage(event.data, host.clock(), config.clock.now())
+    if (DEV && !message) log?.('tab message ignored: malformed, or out of range')
     if (message) onMessage(message)
   }
   let closed = false
   const post = (message: Outgoing): void => {
     // A save can finish after destroy(): a closed channel takes nothing, and says so by throwing.
+    if (DEV && !closed) log?.('tab message sent', messageForLog(message))
     if (!closed) channel.postMessage({ ...message, from: host.tabId })
   }
-  const leadership = createLeadership(config.locks, `${name}:leader`)
+  const leadership = DEV ? createLeadership(config.locks, `${name}:leader`, log) : createLeadership(config.locks, `${name}:leader`)
   leadership.onLead(() => {
     tookOverAt = config.clock.now()
     // Catch up before acting: the previous leader's last broadcast may still be on its way.
@@ -131,6 +149,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     const { sid, rotation } = record as Required<SessionRecord>
     host.adopt({ type: 'session', gen: host.clock(), from: host.tabId, cause: 'sync', record })
     const held = host.held()
+    if (DEV) log?.(held?.sid === sid && held.rotation === rotation ? 'refreshing for another tab' : 'another tab asked for a refresh of a state this tab does not hold: answering with what it holds', { sid, rotation })
     const ack = (): void => post({ type: 'ack', gen: host.clock(), sid, rotation })
     ack()
     if (held?.sid === sid && held.rotation === rotation) {
@@ -177,6 +196,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       if (stale()) return false
       const settling = tookOverAt + config.tabSyncTimeoutMs - config.clock.now()
       if (settling <= 0) return true
+      if (DEV) log?.('refresh: this tab just took the lead; waiting for the last news of the tab before it', { waitMs: settling })
       if ((await waitFor(settling, () => (stale() ? false : undefined))) === false) return false
       // A tab that stole the lock just after this one took it over leads now: ask again.
       if (await leadership.confirm()) return true
@@ -184,6 +204,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     if (stale()) return false
     const { sid, rotation } = record as Required<SessionRecord>
     const ask = (): void => post({ type: 'refresh-request', gen: host.clock(), record })
+    if (DEV) log?.('refresh: asking the leader tab to refresh', { sid, rotation })
     ask()
     let patience = config.lockTimeoutMs
     for (;;) {
@@ -197,6 +218,22 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
         }
         return undefined
       })
+      if (DEV) {
+        log?.(
+          outcome instanceof AuthError
+            ? "refresh: the leader tab's refresh failed"
+            : outcome === true
+              ? 'refresh: this tab leads now (the leader left)'
+              : outcome === false
+                ? 'refresh: not needed here any more (the session changed meanwhile)'
+                : outcome === 'ack'
+                  ? 'refresh: the leader tab is working on it'
+                  : outcome === 'asked'
+                    ? 'refresh: a new leader tab; asked it again'
+                    : 'refresh: the leader tab did not answer',
+          { sid, rotation, ...(outcome instanceof AuthError && { code: outcome.code, retryAfterMs: outcome.retryAfterMs }), ...(outcome === undefined && { waitedMs: patience }) },
+        )
+      }
       if (outcome instanceof AuthError) throw outcome
       // Leading now (the old leader left): catch up first, as any new leader does.
       if (outcome === true) return clearToRefresh(record, stale)
@@ -209,6 +246,7 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
       // No answer in time: the leader is frozen or hung. Take the lock, then refresh here once it
       // is confirmed ours: several followers may be stealing it at the same moment.
       if (stale()) return false
+      if (DEV) log?.('taking the lead from a leader tab that does not answer (frozen or hung)', { sid, rotation })
       leadership.steal()
       return clearToRefresh(record, stale)
     }
@@ -222,8 +260,10 @@ export function createCrossTabSync(host: SyncHost, config: CrossTabConfig): Cros
     clearToRefresh,
     async askSiblings(sid) {
       const version = host.version()
+      if (DEV) log?.('asking the other tabs for their state', { sid, waitMs: config.tabSyncTimeoutMs })
       post({ type: 'hello', gen: host.clock(), ...(sid && { sid }) })
       await waitFor(config.tabSyncTimeoutMs, () => (host.version() !== version ? true : undefined))
+      if (DEV) log?.(host.version() !== version ? 'the other tabs answered with news, taken' : 'no news from the other tabs')
     },
     exclusive(task) {
       // A lock refused outright (a sandboxed frame) runs the task alone.

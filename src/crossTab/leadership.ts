@@ -1,3 +1,6 @@
+import type { Logger } from '../log.js'
+import { DEV } from '../dev.js'
+
 /**
  * Which tab is the leader: the one holding an exclusive Web Lock for as long as it lives. The
  * browser hands the lock to the next tab in line when the leader closes or crashes; a leader that
@@ -18,7 +21,10 @@ export interface Leadership {
   close(): void
 }
 
+export function createLeadership(locks: LockManager, name: string, log?: Logger): Leadership
 export function createLeadership(locks: LockManager, name: string): Leadership {
+  // The debug log comes in the development build only: read it there, so the production build has no trace of it.
+  const log = DEV ? (arguments[2] as Logger | undefined) : undefined
   const listeners = new Set<() => void>()
   let leader = false
   let closed = false
@@ -30,6 +36,7 @@ export function createLeadership(locks: LockManager, name: string): Leadership {
 
   const hold = (): Promise<void> =>
     new Promise<void>((resolve) => {
+      if (DEV) log?.('this tab leads now: it alone sends refresh tokens, for every tab')
       leader = true
       release = resolve
       holder().then((id) => (clientId = id), () => undefined)
@@ -48,12 +55,14 @@ export function createLeadership(locks: LockManager, name: string): Leadership {
       release = undefined
       // Stolen from us: we are a follower again, back in the queue.
       if ((error as Error | undefined)?.name === 'AbortError') {
+        if (DEV) log?.('another tab took the lead from this one')
         leader = false
         request(false)
         return
       }
       // Refused outright (a sandboxed frame's opaque origin: SecurityError). Asking again would
       // spin; no other tab can share this origin's channel anyway, so this one acts alone.
+      if (DEV) log?.('the leader lock was refused (an opaque origin?): this tab acts alone')
       leader = true
     })
   }

@@ -1,3 +1,4 @@
+import type { Logger } from '../log.js'
 import type { ServerAnswer } from '../transport.js'
 import type { TokenResponse } from '../session.js'
 
@@ -43,6 +44,12 @@ export interface AuthServer {
    * @default 'Bearer'
    */
   tokenType?: string
+  /**
+   * The client's debug log, set in the development build when the app turned it on (`debug` or
+   * `logger`), for a protocol to report its steps. Never give it a token, a credential, a code, a
+   * state, a nonce or a verifier; a URL goes as origin and path.
+   */
+  log?: Logger
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../clock.js'
 import { AuthError, isAuthError } from '../errors.js'
+import type { Logger } from '../log.js'
 import { fromRecord, toRecord, type SessionState } from '../session.js'
 import type { TokenStorage } from './TokenStorage.js'
 import { DEV } from '../dev.js'
@@ -26,6 +27,8 @@ export interface SessionStoreConfig {
   server: string
   clock: Clock
   storageTimeoutMs: number
+  /** The debug log (development build). */
+  log?: Logger | undefined
 }
 
 type Operation = 'getItem' | 'setItem' | 'removeItem'
@@ -39,12 +42,15 @@ export function createSessionStore<Claims>(
   { storage, storageKey: key, server, clock, storageTimeoutMs }: SessionStoreConfig,
   onError: (error: AuthError) => void,
 ): SessionStore<Claims> {
+  // Read apart from the destructured config, which the production build (no log) keeps as it is.
+  const log = DEV ? (arguments[0] as SessionStoreConfig).log : undefined
   // Writes run one after another, so a slow async save can never land after a later clear.
   let writes: Promise<void> = Promise.resolve()
   /** The newest write asked for: what the storage must hold in the end. */
   let latest: Write | undefined
 
   const fail = (operation: Operation, cause: unknown): void => {
+    if (DEV) log?.('storage failed; the session goes on in memory', { operation, key })
     onError(
       isAuthError(cause) && cause.code === 'storage'
         ? cause
@@ -67,6 +73,7 @@ export function createSessionStore<Claims>(
       Promise.resolve(answer).finally(() => {
         clock.clearTimeout(timer)
         pending.delete(giveUp)
+        if (DEV && timedOut) log?.('storage answered after all, late', { operation, key })
         if (timedOut) late?.()
       }),
       new Promise<undefined>((resolve) => {
@@ -81,6 +88,7 @@ export function createSessionStore<Claims>(
         pending.add(giveUp)
         timer = clock.setTimeout(() => {
           giveUp()
+          if (DEV) log?.('storage did not answer; given up on', { operation, key, timeoutMs: storageTimeoutMs })
           onError(new AuthError('storage', DEV ? `storage: ${operation}("${key}") did not answer within ${storageTimeoutMs} ms` : ''))
         }, storageTimeoutMs)
       }),
@@ -127,6 +135,7 @@ export function createSessionStore<Claims>(
       } catch {
         state = undefined
       }
+      if (DEV && !state) log?.('storage: the stored record is unusable; removing it', { key })
       if (!state) await write('removeItem', () => storage.removeItem(key))
       return state
     },
