@@ -73,6 +73,15 @@ describe('tokenkeeper/axios', () => {
     expect(client.defaults.baseURL).toBe(BASE_URL)
   })
 
+  it('gives every instance of one client the same fetch, since axios keeps an adapter per fetch for good', async () => {
+    await api()
+    const fetchOf = () => withAuth(axios.create(), auth).defaults.env!.fetch
+    expect(fetchOf()).toBe(fetchOf())
+    const other = createAuthClient({ baseUrl: BASE_URL, crossTab: false })
+    expect(fetchOf()).not.toBe(withAuth(axios.create(), other).defaults.env!.fetch)
+    other.destroy()
+  })
+
   it('attaches the token to baseURL requests, and not to an absolute URL on another origin', async () => {
     const { api: client, session } = await api()
     const seen = recordsAuthorization('https://elsewhere.example.org/x')

@@ -1,6 +1,9 @@
 import type { AxiosInstance } from 'axios'
 import type { AuthClient } from '../client.js'
 
+/** One wrapper per client: axios keeps a fetch adapter for every `fetch` it is given, for good. */
+const fetches = new WeakMap<typeof globalThis.fetch, typeof globalThis.fetch>()
+
 /**
  * Gives an axios instance (axios 1.12 or later) what `auth.fetch` does: the bearer token on allowed
  * origins only, and on a 401 one shared refresh and one replay. It switches the instance to axios's
@@ -28,16 +31,18 @@ import type { AuthClient } from '../client.js'
  * ```
  */
 export function withAuth<Instance extends AxiosInstance>(instance: Instance, auth: Pick<AuthClient<unknown>, 'fetch'>): Instance {
-  instance.defaults.adapter = 'fetch'
-  instance.defaults.env = {
-    ...instance.defaults.env,
-    fetch: (input, init) => {
+  let fetch = fetches.get(auth.fetch)
+  if (!fetch) {
+    fetch = (input, init) => {
       // The fetch adapter adds `User-Agent: axios/<version>`, which Firefox sends: every
       // cross-origin request then needs the server's CORS to allow that header, or fails. Axios's
       // default XHR adapter sends none. (A `false` header default would also block the app's own.)
       if ((input as Request).headers?.get('user-agent')?.startsWith('axios/')) (input as Request).headers.delete('user-agent')
       return auth.fetch(input, init)
-    },
+    }
+    fetches.set(auth.fetch, fetch)
   }
+  instance.defaults.adapter = 'fetch'
+  instance.defaults.env = { ...instance.defaults.env, fetch }
   return instance
 }
