@@ -53,7 +53,9 @@ export interface AuthEvents<Claims = JwtPayload> {
    * ask "still there?". For `'idle'`, activity in any tab or `auth.extendSession()` puts it off.
    */
   'session-warning': {
+    /** Which limit: `'idle'` (`idleTimeoutMs`) or `'max-age'` (`maxSessionMs`). */
     reason: Exclude<ExpiryReason, 'refresh-refused'>
+    /** When the session ends, in ms since the epoch (local clock). */
     expiresAt: number
   }
   /** After an idle `session-warning`: activity in some tab, or `auth.extendSession()`, put the end off. */
