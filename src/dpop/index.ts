@@ -2,6 +2,7 @@ import { systemClock } from '../clock.js'
 import { DEV } from '../dev.js'
 import { AuthError } from '../errors.js'
 import { defaults, type AuthClientOptions } from '../options.js'
+import { createLog, urlForLog } from '../log.js'
 import { jsonProtocol } from '../protocols/json.js'
 import { parseTokenResponse } from '../protocols/tokenEndpoint.js'
 import type { AuthServer, Protocol, ProtocolCalls } from '../protocols/Protocol.js'
@@ -28,6 +29,7 @@ import { createKey, createProof, type DpopKey } from './proof.js'
  */
 export function dpop(options: AuthClientOptions): AuthClientOptions {
   const clock = options.clock ?? systemClock
+  const log = DEV ? createLog(options) : undefined
   const keys = keyStore(options.storageKey ?? defaults.storageKey, clock, options.storageTimeoutMs ?? defaults.storageTimeoutMs)
   /** The latest `DPoP-Nonce` of each origin, for the next proof to it (RFC 9449 §8, §9). */
   const nonces = new Map<string, string>()
@@ -71,8 +73,10 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         return server.post(operation, url, body, sent)
       }
       const asksForNonce = (answer: ServerAnswer): boolean => (answer.body as { error?: unknown } | undefined)?.error === 'use_dpop_nonce'
+      if (DEV) log?.(key ? `dpop: a proof for the ${operation} request` : `dpop: no key; the ${operation} request goes without a proof`, { url: urlForLog(url), newKey: operation === 'login' })
       let answer = await send()
       // RFC 9449 §8: once more, with the nonce dpopFetch kept from the answer; never a third time.
+      if (DEV && asksForNonce(answer)) log?.('dpop: the auth server asked for a nonce; sending once more', { operation, url: urlForLog(url) })
       if (asksForNonce(answer)) answer = await send()
       // A 4xx would read as wrong credentials, or as an expired session.
       if (asksForNonce(answer)) {
@@ -100,14 +104,17 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
         throw error
       }
       /** Tokens the server issued as bearer tokens although asked for DPoP are refused. */
-      const checked = async (tokens: TokenResponse): Promise<TokenResponse> =>
-        known.has(tokens.accessToken) ? tokens : refuse(tokens, new AuthError('invalid_response', DEV ? 'the server answered a DPoP token request with bearer tokens (token_type is not DPoP)' : ''))
+      const checked = async (tokens: TokenResponse): Promise<TokenResponse> => {
+        if (DEV && !known.has(tokens.accessToken)) log?.('dpop: bearer tokens refused (token_type is not DPoP); revoking them')
+        return known.has(tokens.accessToken) ? tokens : refuse(tokens, new AuthError('invalid_response', DEV ? 'the server answered a DPoP token request with bearer tokens (token_type is not DPoP)' : ''))
+      }
       /**
        * A login's key becomes the origin's newest before the client tells the other tabs of the
        * session; a login whose key cannot be stored fails (no other tab, nor a reload, could use it).
        */
       const landed = async (login: number, tokens: TokenResponse): Promise<TokenResponse> => {
         await checked(tokens)
+        if (DEV) log?.(login === logins ? "dpop: storing the login's key for the other tabs and reloads" : 'dpop: a newer login was started here; this one keeps its key to itself')
         if (login === logins) await keys.save(known.get(tokens.accessToken)!).catch((error) => refuse(tokens, error))
         return tokens
       }
@@ -127,6 +134,7 @@ export function dpop(options: AuthClientOptions): AuthClientOptions {
           // chosen now: a session told later, whose key it may be sure of by then, is not this one.
           const key = known.get(accessToken!) ?? known.get(refreshToken!) ?? (replaced ? undefined : sure)
           const revoked = await calls.revoke(accessToken, refreshToken, replaced)
+          if (DEV) log?.(key ? "dpop: the revoked session's key deleted" : 'dpop: no key known for the revoked tokens; none deleted')
           await keys.remove(key)
           return revoked
         },

@@ -3,6 +3,7 @@ import type { AuthServer, Protocol } from '../protocols/Protocol.js'
 import { judgeTokenAnswer, revokeAt } from '../protocols/tokenEndpoint.js'
 import type { TokenResponse } from '../session.js'
 import { DEV } from '../dev.js'
+import { urlForLog } from '../log.js'
 import { discover, type ProviderEndpoints } from './discovery.js'
 import { checkIdToken } from './idToken.js'
 import { pkcePair, randomToken } from './pkce.js'
@@ -102,6 +103,7 @@ export function oidc(options: OidcOptions): Protocol {
       const callbackUrl = new URL(server.url('redirectUri', redirectUri))
       if (postLogoutRedirectUri) server.url('postLogoutRedirectUri', postLogoutRedirectUri)
       const provider = discover(server, issuer, endpoints)
+      const log = DEV ? server.log : undefined
       const body = (fields: Record<string, string>): URLSearchParams => new URLSearchParams({ ...fields, client_id: clientId })
 
       /** Tokens from the token endpoint, with the ID token checked against `expected`. */
@@ -123,6 +125,7 @@ export function oidc(options: OidcOptions): Protocol {
         } catch (error) {
           // A 2xx answer the client refuses: the server issued these tokens, and nobody will hold
           // them, so they must not stay valid.
+          if (DEV && answer.ok) log?.(`oidc: the ${operation} answer is refused; revoking its tokens`, { code: (error as AuthError).code })
           const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined)
           if (answer.ok) void revokeTokens(text(issued.access_token), text(issued.refresh_token))
           throw error
@@ -131,6 +134,7 @@ export function oidc(options: OidcOptions): Protocol {
 
       async function complete(callback: Callback & { problem?: undefined }): Promise<TokenResponse> {
         const { attempt, params } = callback
+        if (DEV) log?.('oidc: completing the login the provider sent back', { issuer })
         const metadata = await provider()
         const iss = params.get('iss')
         // RFC 9207: a provider that says it sends `iss` must send it, and it must be this one.
@@ -186,6 +190,7 @@ export function oidc(options: OidcOptions): Protocol {
           saveLogoutState(state)
           const params = { client_id: clientId, post_logout_redirect_uri: postLogoutRedirectUri, state, ...(idToken && { id_token_hint: idToken }) }
           for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+          if (DEV) log?.("oidc: leaving for the provider's logout (RP-initiated)", { url: urlForLog(url) })
           navigate(url.href)
         }, () => {})
       }
@@ -216,6 +221,8 @@ export function oidc(options: OidcOptions): Protocol {
           const url = new URL(authorization)
           const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope, ...authorizationParams, ...asked, state, code_challenge: challenge, code_challenge_method: 'S256', ...(nonce && { nonce }) }
           for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value)
+          // Not the URL's query: it holds the state, the nonce and the code challenge.
+          if (DEV) log?.('oidc: leaving for the provider to log in', { url: urlForLog(url), scope: params.scope })
           navigate(url.href)
           // The page is leaving: no session comes from this call, and none must be made up.
           return new Promise<never>(() => {})
@@ -233,6 +240,7 @@ export function oidc(options: OidcOptions): Protocol {
         },
         resume() {
           const callback = takeCallback(callbackUrl)
+          if (DEV && callback?.problem) log?.('oidc: a redirect back from the provider that this tab cannot complete', { code: callback.problem.code })
           return callback && (callback.problem ? Promise.reject(callback.problem) : complete(callback).then((tokens) => (resumed = tokens)))
         },
         afterLogout: endSession,
