@@ -54,3 +54,26 @@ export function errorForLog(error: unknown): Record<string, unknown> {
   const { code, status, retryAfterMs } = error
   return { code, ...(status !== undefined && { status }), ...(retryAfterMs !== undefined && { retryAfterMs }) }
 }
+
+/**
+ * What the log tells of a change of the session (a transition's outcome, sessionMachine.ts): its
+ * events, the session's id and rotation, and why it ended. Never an event's payload, which may hold
+ * the session and its token. For the client: `if (DEV) o.log?.(...transitionForLog(outcome))`.
+ */
+export function transitionForLog(outcome: {
+  from?: { sid: string } | undefined
+  to?: { sid: string; rotation: number } | undefined
+  events: readonly (readonly [string, unknown])[]
+}): [string, Record<string, unknown>] {
+  const { from, to, events } = outcome
+  const ended = events.find(([type]) => type === 'logout' || type === 'session-expired')?.[1] as { reason?: unknown; error?: unknown } | undefined
+  return [
+    `session: ${events.map(([type]) => type).join(' + ') || 'no event'}`,
+    {
+      sid: to?.sid ?? from?.sid,
+      ...(to && { rotation: to.rotation }),
+      ...(ended && { reason: ended.reason }),
+      ...(ended?.error !== undefined && errorForLog(ended.error)),
+    },
+  ]
+}

@@ -1,7 +1,11 @@
 import { http, HttpResponse } from 'msw'
 import { describe, expect, it, vi } from 'vitest'
 import { memoryStorage, type AuthClientOptions, type Logger, type TokenStorage } from '../src/index.js'
+import { AuthError } from '../src/errors.js'
+import { transitionForLog, urlForLog } from '../src/log.js'
 import { oauth2 } from '../src/oauth2/index.js'
+import { createSessionState } from '../src/session.js'
+import { createSessionMachine } from '../src/sessionMachine.js'
 import { BASE_URL, useClients, useMockAuthServer, useTabs } from './helpers.js'
 
 // The debug log (issue 15): each step of the session's life as a line a developer can read. Vitest
@@ -319,5 +323,26 @@ describe('debug log: tabs', () => {
     junk.postMessage({ type: 'session', from: 'x', gen: 1, cause: 'login', record: { accessToken: 42 } })
     await vi.waitFor(() => expect(late.log.messages()).toContain('tab message ignored: malformed, or out of range'))
     junk.close()
+  })
+})
+
+describe('debug log: helpers', () => {
+  it('transitionForLog tells a change by its events, session id, rotation and why it ended, never by a payload', () => {
+    const machine = createSessionMachine<unknown>('tab-1', () => 1_000)
+    const tokens = { accessToken: 'opaque-access-token-1234', refreshToken: 'opaque-refresh-token-5678', expiresInSec: 60 }
+    const login = machine.apply(createSessionState('login', tokens, 1_000), { kind: 'login' })
+    const sid = login.to!.sid
+    expect(transitionForLog(login)).toEqual(['session: login + change', { sid, rotation: 0 }])
+    const logout = machine.apply(undefined, { kind: 'logout', here: true })
+    expect(transitionForLog(logout)).toEqual(['session: logout + change', { sid, reason: 'user' }])
+    machine.apply(createSessionState('login', tokens, 1_000), { kind: 'login' })
+    const expired = machine.apply(undefined, { kind: 'expire', here: true, reason: 'idle', error: new AuthError('session_expired', 'session: ended by idleTimeoutMs') })
+    expect(transitionForLog(expired)).toEqual(['session: session-expired + change', { sid: expired.from!.sid, reason: 'idle', code: 'session_expired' }])
+    expect(JSON.stringify([login, logout, expired].map(transitionForLog))).not.toMatch(/opaque/)
+  })
+
+  it('urlForLog keeps the origin and path of a URL, never its query, fragment or user info', () => {
+    expect(urlForLog('https://ada:pw@api.example.com/orders/7?token=abc#code=xyz')).toBe('https://api.example.com/orders/7')
+    expect(urlForLog('not a url')).toBe('(not a URL)')
   })
 })
