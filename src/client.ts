@@ -12,6 +12,7 @@ import { createScheduler, type Scheduler } from './scheduler.js'
 import { createSessionState, randomId, toRecord, type Session, type SessionState, type TokenResponse } from './session.js'
 import { createSessionMachine, type Outcome, type SessionMachine, type Transition } from './sessionMachine.js'
 import { createSessionPolicy, type SessionPolicy } from './sessionPolicy.js'
+import { transitionForLog } from './log.js'
 import { handOver, renewSession, revokeReplaced, tokenAfterUnauthorized, type SessionContext } from './sessionRefresh.js'
 import { renewRestored, restoreSession } from './sessionRestore.js'
 import { resolveOptions, type ResolvedOptions } from './resolveOptions.js'
@@ -106,6 +107,8 @@ export class AuthClient<Claims = JwtPayload> {
               held: () => this.#state && toRecord(this.#state),
               adopt: (change) => {
                 if (change.type === 'activity') return this.#policy?.heard(change.sid, change.at)
+                // A session's record tells what its sender knows of the last activity.
+                if (change.type === 'session') this.#policy?.heard(change.record.sid, change.record.active)
                 const outcome = this.#machine.adopt(change)
                 // Destroyed, it still follows the other tabs while its channel is open (a refresh in
                 // flight must know whether its answer is still news), but acts on nothing.
@@ -137,9 +140,9 @@ export class AuthClient<Claims = JwtPayload> {
       },
       warn: (reason, expiresAt) => this.#emit('session-warning', { reason, expiresAt }),
       extended: (expiresAt) => this.#emit('session-extended', { expiresAt }),
-      share: (state, at) => {
+      tell: (state, at, save) => {
         this.#sync?.publish({ type: 'activity', gen: this.#machine.clock(), sid: state.sid, at })
-        this.#persisted = this.#store.save(state as SessionState<Claims>)
+        if (save) this.#persisted = this.#store.save(state as SessionState<Claims>)
       },
     })
     this.#context = {
@@ -244,6 +247,7 @@ export class AuthClient<Claims = JwtPayload> {
       throw error
     }
     if (this.#destroyed || intent !== this.#intents) {
+      if (DEV) this.#options.log?.(this.#destroyed ? 'login: answered after destroy()' : 'login: overtaken by a newer login() or logout(); its session is revoked')
       // A redirect's code is spent: a client destroyed meanwhile (React StrictMode's second effect)
       // leaves the session to the next one. Otherwise it is revoked: in full after a logout, as
       // replaced after a newer login (which may share its grant at the server).
@@ -277,6 +281,7 @@ export class AuthClient<Claims = JwtPayload> {
     // loaded yet (a resume on its way): only the server can end that one.
     if (!state && !this.#options.refreshTokenInCookie) return { revoked: false }
     const revoked = await this.#options.protocol.revoke(state?.session.accessToken, state?.refreshToken)
+    if (DEV) this.#options.log?.('logout: revocation at the server', { revoked })
     this.#options.protocol.afterLogout(state?.idToken)
     return { revoked }
   }
@@ -368,6 +373,7 @@ export class AuthClient<Claims = JwtPayload> {
     const busy = flight ?? this.#redirected
     if (busy) void busy.catch(noop).finally(() => sync?.close())
     else sync?.close()
+    if (DEV) this.#options.log?.(busy ? 'client destroyed; its tab channel stays open until the refresh or redirect login in flight is told' : 'client destroyed')
   }
 
   get #state(): SessionState<Claims> | undefined {
@@ -390,6 +396,7 @@ export class AuthClient<Claims = JwtPayload> {
     if (!outcome) return
     const { from, to, persist, publish, revoke, events } = outcome
     const version = this.#machine.version()
+    if (DEV && events.length) this.#options.log?.(...transitionForLog(outcome))
     if (to?.sid !== from?.sid) this.#flight.reset()
     if (to) {
       const canRefresh = to.refreshToken !== undefined || this.#options.protocol.refreshesWithoutToken

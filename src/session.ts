@@ -62,6 +62,8 @@ export interface SessionState<Claims> {
    * session: sessionPolicy.ts updates it in place, and records carry it.
    */
   active?: number
+  /** When the login was, on the wall clock: `maxSessionMs` counts from it. */
+  readonly loginAt: number
 }
 
 /** The shape written to storage and sent to other tabs. Version it so a future format can tell old records apart. */
@@ -78,6 +80,7 @@ export interface SessionRecord {
   tab?: string
   born?: number
   active?: number
+  loginAt?: number
 }
 
 /** A random id for a session or a tab: unique, not secret (`crypto.randomUUID` needs a secure context). */
@@ -162,6 +165,7 @@ export function toRecord(state: SessionState<unknown>): SessionRecord {
     tab: state.tab,
     born: state.born,
     ...(state.active && { active: state.active }),
+    loginAt: state.loginAt,
   }
 }
 
@@ -193,12 +197,18 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     !optional(record.gen, isCount) ||
     !optional(record.born, isCount) ||
     !optional(record.active, isCount) ||
+    !optional(record.loginAt, isCount) ||
     // A session is born at its login, never after its latest change: a later birth would beat every newer login (sessionOrder.ts).
     (record.born as number) > ((record.gen as number | undefined) ?? receivedAt) ||
     !optional(record.tab, (value): value is string => typeof value === 'string')
   ) {
     return undefined
   }
+  // A record from before generations: as of its tokens' arrival (the clocks are the wall clock's).
+  const gen = (record.gen as number | undefined) ?? receivedAt
+  // A record from before births: born no later than its latest change, so a newer login still
+  // wins (0 would make its next refresh look like a login).
+  const born = (record.born as number | undefined) ?? gen
   return {
     session: {
       accessToken: record.accessToken,
@@ -212,12 +222,12 @@ export function fromRecord<Claims>(value: unknown): SessionState<Claims> | undef
     // A record from before session ids is a session of its own.
     sid: (record.sid as string | undefined) ?? randomId(),
     rotation: (record.rotation as number | undefined) ?? 0,
-    // A record from before generations: as of its tokens' arrival (the clocks are the wall clock's).
-    gen: (record.gen as number | undefined) ?? receivedAt,
+    gen,
     tab: (record.tab as string | undefined) ?? '',
-    // A record from before births: born no later than its latest change, so a newer login still
-    // wins (0 would make its next refresh look like a login).
-    born: (record.born as number | undefined) ?? (record.gen as number | undefined) ?? receivedAt,
+    born,
     active: record.active as number | undefined,
+    // A record from before login times: its birth, or its last change for a birth of 0 (older
+    // versions wrote it), or its tokens' arrival.
+    loginAt: (record.loginAt as number | undefined) ?? Math.floor(born || gen),
   }
 }

@@ -1,26 +1,31 @@
 import type { Clock } from './clock.js'
 import type { ExpiryReason } from './events.js'
+import type { Logger } from './log.js'
 import { createScheduler } from './scheduler.js'
 import type { SessionState } from './session.js'
+import { DEV } from './dev.js'
 
 /** The limits a session policy enforces. */
 export type PolicyLimit = Exclude<ExpiryReason, 'refresh-refused'>
 
-/** What counts as the user's activity; `visibilitychange` also shares it when the tab is hidden. */
+/** What counts as the user's activity; `visibilitychange` also tells it when the tab is hidden. */
 const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'visibilitychange']
 const LISTENING: AddEventListenerOptions = { capture: true, passive: true }
 
 /**
  * How long a tab with no activity of its own waits past an idle end (or warning) before it acts:
- * a tab where the user was active tells the others at that moment, and the news must arrive first.
+ * at that moment it asks, and a tab where the user was active answers, and the news must arrive.
  */
 export const GRACE_MS = 1_000
+/** While the user is active, a tab tells the others at most this often (and a quarter of the timeout). */
+const SHARE_EVERY_MS = 60_000
 
 export interface PolicyOptions {
   clock: Clock
   idleTimeoutMs?: number | undefined
   maxSessionMs?: number | undefined
   sessionWarningMs: number
+  log?: Logger | undefined
 }
 
 /** What the policy needs from the client. */
@@ -31,8 +36,8 @@ export interface PolicyHost {
   end(reason: PolicyLimit): void
   warn(reason: PolicyLimit, expiresAt: number): void
   extended(expiresAt: number): void
-  /** Tells the other tabs, and storage, that the user was active at `at` (`state.active`). */
-  share(state: SessionState<unknown>, at: number): void
+  /** Tells the other tabs the last activity known here; `save` stores it with the session too. */
+  tell(state: SessionState<unknown>, at: number, save?: boolean): void
 }
 
 export interface SessionPolicy {
@@ -45,112 +50,132 @@ export interface SessionPolicy {
   follow(to: SessionState<unknown> | undefined): void
   /** Ends the session now if a limit has passed (a timer late after sleep); whether it did. */
   lapsed(): boolean
-  /** Activity another tab tells of. */
-  heard(sid: string, at: number): void
+  /** What another tab knows of the last activity in session `sid`. */
+  heard(sid: string | undefined, at: number | undefined): void
   /** `auth.extendSession()`: activity here, told to the other tabs at once. */
   extend(): void
 }
 
 /**
- * `idleTimeoutMs` and `maxSessionMs`, across tabs. Each tab notes its user's last activity (one
- * timestamp per event, nothing else) and tells the others only when it matters: at the times a
- * warning or the end would come, and when the tab is hidden. Every tab knows the same last activity
- * and computes the same end; a tab with no activity of its own waits `GRACE_MS` past it for news
- * before it acts. The last activity travels in the session record, so a reload, a new tab, and time
- * with no tab open all count. The max age runs from the login (`born`, on the wall clock).
+ * `idleTimeoutMs` and `maxSessionMs`, across tabs.
+ *
+ * Each tab notes its user's last activity (a timestamp per event) and tells the others when it
+ * matters: at most once a minute while the user is active, when the tab is hidden or left, and at
+ * the times a warning or the end is due. A tab with no activity of its own asks at those times
+ * (it tells what it knows; a tab that knows more answers) and acts `GRACE_MS` later. The last
+ * activity travels in the session record, so a reload, a new tab, and time with no tab open count.
+ * The max age runs from the login on the wall clock (`loginAt`); no news can move it.
  *
  * Undefined when neither limit is set: no listener, no timer, nothing to pay at run time.
  */
 export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): SessionPolicy | undefined {
-  const { clock, idleTimeoutMs: idle, maxSessionMs: max, sessionWarningMs } = options
+  const { idleTimeoutMs: idle, maxSessionMs: max, sessionWarningMs } = options
   if (!idle && !max) return undefined
+  // Whole milliseconds: records and messages carry them as counts.
+  const now = (): number => Math.floor(options.clock.now())
+  const shareEvery = Math.min(SHARE_EVERY_MS, idle! / 4)
   /** The session followed, while one is held. */
   let sid: string | undefined
-  /** The last activity every tab knows of, and the last one here, not yet told. */
+  /** The last activity every tab knows of, and the last one here, maybe not told yet. */
   let known = 0
   let seen = 0
-  /** When the session ends by what this tab knows (no activity seen after `known`). */
-  let endAt = Infinity
+  /** When the max age ends the session followed. */
+  let ageAt = Infinity
+  /** When this tab's timer checks next (a later wake-up means it slept). */
+  let nextAt = Infinity
   /** The end a `session-warning` was emitted for. */
   let warned: number | undefined
-  const timer = createScheduler(clock, () => void check())
+  const timer = createScheduler(options.clock, () => void check(true))
+
+  /** When the session ends by what this tab saw: activity after that brings nothing back. */
+  const endOf = (): number => Math.min(Math.max(known, seen) + (idle ?? Infinity), ageAt)
 
   const onActivity = (event: Event): void => {
-    const now = clock.now()
+    const at = now()
     const hidden = event.type === 'visibilitychange' && document.hidden
-    // Activity after the end (a laptop woken up) must not bring the session back.
-    if (!hidden && now < endAt) seen = now
-    if (hidden || warned !== undefined || now >= endAt) check()
+    if (!hidden && at < endOf()) seen = at
+    if (hidden || warned !== undefined || at >= nextAt || seen - known >= shareEvery) check()
   }
 
   const listen = (method: 'addEventListener' | 'removeEventListener'): void => {
     if (idle) for (const type of ACTIVITY) globalThis.document?.[method](type, onActivity, LISTENING)
   }
 
-  /** Shares activity seen here, then ends, warns or waits; whether the session ended. */
-  function check(): boolean {
+  /** Tells activity seen here, then ends, warns or waits; whether the session ended. */
+  function check(timed?: boolean): boolean {
     const state = host.state()
     if (!state || state.sid !== sid) return false
-    const now = clock.now()
-    if (seen > known) {
-      state.active = known = seen
-      host.share(state, known)
-    }
-    const idleEnd = idle ? known + idle : Infinity
-    const ageEnd = max ? state.born + max : Infinity
-    const reason: PolicyLimit = ageEnd <= idleEnd ? 'max-age' : 'idle'
-    const end = (endAt = Math.min(idleEnd, ageEnd))
-    const grace = reason === 'idle' ? GRACE_MS : 0
-    if (now >= end + grace) {
-      host.end(reason)
+    const at = now()
+    const told = seen > known
+    if (told) host.tell(state, (state.active = known = seen), true)
+    const idleAt = idle ? known + idle : Infinity
+    // A tab with no news acts GRACE_MS past the idle end; the max age needs none. The reason is
+    // whichever came first (a tab may wake from sleep past both).
+    if (at >= Math.min(ageAt, idleAt + GRACE_MS)) {
+      const limit = ageAt <= idleAt + GRACE_MS ? 'max-age' : 'idle'
+      if (DEV) options.log?.(`session policy: ended by ${limit}`, { sid, lastActivityMsAgo: at - known })
+      host.end(limit)
       return true
     }
+    const reason: PolicyLimit = ageAt <= idleAt ? 'max-age' : 'idle'
+    const end = Math.min(idleAt, ageAt)
+    // The warning never comes after the end it announces, however short sessionWarningMs is.
+    const grace = reason === 'idle' ? Math.min(GRACE_MS, sessionWarningMs / 2) : 0
     const warnAt = end - Math.min(sessionWarningMs, (reason === 'idle' ? idle! : max!) / 2)
-    if (now >= warnAt + grace) {
-      if (warned !== end) host.warn(reason, (warned = end))
+    // No activity here when the warning or the end is due: ask the others, who answer if they know more.
+    if (timed && !told && reason === 'idle' && at >= warnAt) host.tell(state, known)
+    // The next check, armed before any event: a listener may end the session (and stop the timer).
+    nextAt = Math.min(...[warnAt, warnAt + grace, idleAt, idleAt + GRACE_MS, ageAt].filter((t) => t > at))
+    timer.schedule(nextAt, 'refresh')
+    if (sessionWarningMs && at >= warnAt + grace) {
+      if (warned !== end) {
+        if (DEV) options.log?.('session policy: warning', { sid, reason, inMs: end - at })
+        host.warn(reason, (warned = end))
+      }
     } else if (warned !== undefined) {
       warned = undefined
+      if (DEV) options.log?.('session policy: idle end put off', { sid, inMs: end - at })
       host.extended(end)
     }
-    // A tab with activity tells it at `warnAt` and `end`; the others act `grace` later.
-    timer.schedule([warnAt, warnAt + grace, end, end + grace].find((at) => at > now)!, 'refresh')
     return false
-  }
-
-  function stop(): void {
-    sid = undefined
-    warned = undefined
-    endAt = Infinity
-    timer.cancel()
-    listen('removeEventListener')
   }
 
   return {
     carry(to) {
-      if (to && to.sid === sid) to.active = known = Math.max(known, Math.min(to.active ?? 0, clock.now()))
+      if (to && to.sid === sid) to.active = known = Math.max(known, Math.min(to.active ?? 0, now()))
     },
     follow(to) {
-      if (!to) return stop()
-      if (to.sid !== sid) {
-        stop()
-        sid = to.sid
-        seen = 0
-        // New to this tab: the last activity its record knows, else its last change (for a login
-        // made here, the login itself). Never in the future: that would keep it alive for good.
-        to.active = known = Math.min(to.active ?? to.gen, clock.now())
-        listen('addEventListener')
-      }
+      if (to?.sid === sid && to) return void check()
+      // Activity not told yet goes to the other tabs before this tab lets go (destroy()).
+      const state = host.state()
+      if (state && state.sid === sid && seen > known) host.tell(state, seen)
+      sid = to?.sid
+      warned = undefined
+      ageAt = nextAt = Infinity
+      timer.cancel()
+      listen('removeEventListener')
+      if (!to) return
+      const at = now()
+      seen = 0
+      // New to this tab: the last activity its record knows, else its last change (for a login
+      // made here, the login itself). Never in the future: that would keep it alive for good.
+      to.active = known = Math.min(to.active ?? to.gen, at)
+      if (max) ageAt = Math.min(to.loginAt ?? at, at) + max
+      listen('addEventListener')
       check()
     },
-    lapsed: () => clock.now() >= endAt && check(),
+    lapsed: () => now() >= Math.min(known + (idle ?? Infinity), ageAt) && check(),
     heard(from, at) {
       const state = host.state()
-      if (!state || from !== sid || at <= known) return
-      state.active = known = Math.min(at, clock.now())
+      if (!state || from !== sid || at === undefined) return
+      // Behind: tell what this tab knows (a tab asking at its end, or a reloaded one).
+      if (at < known) host.tell(state, known)
+      else state.active = known = Math.min(at, now())
       check()
     },
     extend() {
-      if (clock.now() < endAt) seen = clock.now()
+      const at = now()
+      if (at < endOf()) seen = at
       check()
     },
   }

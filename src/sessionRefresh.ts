@@ -101,6 +101,9 @@ async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): P
     refreshToken: tokens.refreshToken ?? from.refreshToken,
     sid: from.sid,
     born: from.born,
+    loginAt: from.loginAt,
+    // The last activity known (sessionPolicy.ts), also for a client destroyed meanwhile that hands these over.
+    active: from.active,
     rotation: Math.min(from.rotation + 1, Number.MAX_SAFE_INTEGER),
   }
   if (DEV) {

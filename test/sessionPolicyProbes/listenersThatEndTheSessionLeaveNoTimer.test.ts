@@ -8,10 +8,20 @@ import { ADA, MINUTE, SECOND, useProbe } from './support.js'
 const { client, elapse, settle, act } = useProbe('probe-listener-timer')
 
 const windowListeners = () => {
-  const added = vi.spyOn(window, 'addEventListener')
-  const removed = vi.spyOn(window, 'removeEventListener')
-  /** How many 'focus' listeners are left: added minus removed. */
-  return () => added.mock.calls.filter(([type]) => type === 'focus').length - removed.mock.calls.filter(([type]) => type === 'focus').length
+  // Adding a listener twice is a no-op, and so is removing one never added: count distinct ones.
+  const held = new Set<unknown>()
+  const add = window.addEventListener.bind(window)
+  const remove = window.removeEventListener.bind(window)
+  vi.spyOn(window, 'addEventListener').mockImplementation((type, listener, options) => {
+    if (type === 'focus') held.add(listener)
+    add(type, listener, options)
+  })
+  vi.spyOn(window, 'removeEventListener').mockImplementation((type, listener, options) => {
+    if (type === 'focus') held.delete(listener)
+    remove(type, listener, options)
+  })
+  /** How many 'focus' listeners are left. */
+  return () => held.size
 }
 
 describe('a listener that ends the session leaves no timer and no listener', () => {
