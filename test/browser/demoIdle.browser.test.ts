@@ -65,4 +65,26 @@ describeInEngines('the demo with a short idle timeout,', (engine) => {
     expect([...first.errors, ...second.errors]).toEqual([])
     await context.close()
   }, 90_000)
+
+  it('the debug-log switch loads the development build, whose lines show the session life in the event log, with no token or password', async () => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await open(page)
+    await page.click('#debug-switch') // the page reloads with the development build
+    await waitUntil(page, () => document.querySelector('body[data-ready="true"]') !== null && (document.getElementById('debug-switch') as HTMLInputElement).checked)
+    await page.fill('input[name="password"]', 'lovelace')
+    await page.click('#login-form button[type="submit"]')
+    await waitForVisible(page, '#session-panel')
+    // 6-second tokens: a silent refresh within 4 s.
+    await expect.poll(() => page.evaluate(() => document.getElementById('event-log')!.textContent), { timeout: 10_000 }).toContain('refresh done')
+    const log = (await page.evaluate(() => [...document.querySelectorAll('#event-log li[data-type="debug"]')].map((item) => item.textContent)))
+    expect(log.some((line) => line!.includes('session: login'))).toBe(true)
+    expect(log.some((line) => line!.includes('refresh scheduled'))).toBe(true)
+    // No JWT (they start eyJ), no password, in any line of the page's log.
+    expect(await page.evaluate(() => document.getElementById('event-log')!.textContent)).not.toMatch(/eyJ|lovelace/)
+    await page.click('#debug-switch')
+    await waitUntil(page, () => document.querySelector('body[data-ready="true"]') !== null && !(document.getElementById('debug-switch') as HTMLInputElement).checked)
+    expect(page.errors).toEqual([])
+    await context.close()
+  }, 60_000)
 })
