@@ -1,3 +1,4 @@
+import { http, HttpResponse } from 'msw'
 import { describe, expect, it, vi } from 'vitest'
 import { ADA, API, MINUTE, SECOND, START, useProbe } from './support.js'
 
@@ -20,11 +21,19 @@ import { ADA, API, MINUTE, SECOND, START, useProbe } from './support.js'
 // Actual: b ends the session (reason idle) in every tab and revokes it; the request goes out
 // without a token. In (2) b's timer is made to fire first with sessionWarningMs 61 s in b (in a
 // browser the order in which tabs' timers fire after a wake is arbitrary).
-const { openTab, elapse, settle, events, act, requests, configure } = useProbe('probe-wake-asks')
+const { openTab, elapse, settle, events, act, server, configure } = useProbe('probe-wake-asks')
+
+/** configure() puts the mock server's own API handler first: record the API's requests after it. */
+function withApi(lifetimeSec: number) {
+  configure({ accessTokenLifetimeSec: lifetimeSec })
+  const tokens: (string | null)[] = []
+  server.use(http.get(API, ({ request }) => (tokens.push(request.headers.get('authorization')?.replace(/^Bearer /, '') ?? null), HttpResponse.json({ ok: true }))))
+  return tokens
+}
 
 describe('a tab waking past its stale idle end asks the other tabs before it ends the session', () => {
   async function setUp(bOptions = {}) {
-    configure({ accessTokenLifetimeSec: 3600 }) // no refresh: a refresh would tell the activity
+    const tokens = withApi(3600) // no refresh: a refresh would tell the activity
     const a = await openTab({ idleTimeoutMs: 10 * MINUTE })
     await a.login(ADA)
     await elapse(2 * MINUTE, 10 * SECOND)
@@ -34,18 +43,18 @@ describe('a tab waking past its stale idle end asks the other tabs before it end
     const lastActivity = Date.now()
     const b = await openTab({ idleTimeoutMs: 10 * MINUTE, ...bOptions })
     expect(b.getSession()).not.toBeNull()
-    return { a, b, lastActivity, expired: events(b, 'session-expired') }
+    return { a, b, lastActivity, tokens, expired: events(b, 'session-expired') }
   }
 
   it('(1) auth.fetch in the other tab right after the wake', async () => {
-    const { a, b, lastActivity, expired } = await setUp()
+    const { a, b, lastActivity, tokens, expired } = await setUp()
     vi.setSystemTime(START + 12 * MINUTE + 5 * SECOND) // asleep: no timer ran
     expect(Date.now() - lastActivity).toBeLessThan(10 * MINUTE)
     await b.fetch(API)
     await settle()
     expect(expired).toEqual([])
     expect(a.getSession()).not.toBeNull()
-    expect(requests().map((request) => request.token)).toEqual([b.getSession()?.accessToken])
+    expect(tokens).toEqual([b.getSession()?.accessToken])
   })
 
   it("(2) the other tab's late timer fires first after the wake", async () => {
