@@ -130,7 +130,7 @@ export class AuthClient<Claims = JwtPayload> {
             },
           )
         : undefined
-    this.#policy = createSessionPolicy(o, {
+    this.#policy = createSessionPolicy({ ...o, alone: !this.#sync }, {
       state: () => this.#state,
       end: (reason) => {
         const state = this.#state!
@@ -157,6 +157,7 @@ export class AuthClient<Claims = JwtPayload> {
       transition: (to, how) => this.#transition(to, how),
       emit: (type, payload) => this.#emit(type, payload),
       arrive: (state) => this.#perform(this.#machine.arrive(state, 'sync')),
+      settled: () => this.#policy?.settled(),
       destroyed: () => this.#destroyed,
     }
     // A login by redirect completes before the stored session is read: it is the newer one.
@@ -320,7 +321,8 @@ export class AuthClient<Claims = JwtPayload> {
     // The session of the call: one that ends meanwhile gives no token, never a later session's.
     const sid = this.#state?.sid
     await this.ready
-    this.#policy?.lapsed()
+    // A tab that woke past an idle end asks the others first (sessionPolicy.ts): wait for the verdict.
+    if (this.#policy?.lapsed()) await this.#policy.settled()
     const state = this.#state
     if (!state || (sid !== undefined && state.sid !== sid)) return null
     if (isUsable(state, this.#options)) return state.session.accessToken

@@ -25,6 +25,8 @@ export interface PolicyOptions {
   idleTimeoutMs?: number | undefined
   maxSessionMs?: number | undefined
   sessionWarningMs: number
+  /** No other tab to hear from (crossTab off): nothing to ask before an end. */
+  alone: boolean
   log?: Logger | undefined
 }
 
@@ -48,8 +50,13 @@ export interface SessionPolicy {
    * and the listeners; ends the session at once when a limit passed (a restore, a wake-up).
    */
   follow(to: SessionState<unknown> | undefined): void
-  /** Ends the session now if a limit has passed (a timer late after sleep); whether it did. */
+  /**
+   * Ends the session now if a limit has passed (a timer late after sleep); whether it did, or
+   * whether the tab waits for the other tabs' answer before it decides (see `settled`).
+   */
   lapsed(): boolean
+  /** While a verdict is awaited, what settles once it is given: token and refresh paths wait for it. */
+  settled(): Promise<void> | undefined
   /** What another tab knows of the last activity in session `sid`. */
   heard(sid: string | undefined, at: number | undefined): void
   /** `auth.extendSession()`: activity here, told to the other tabs at once. */
@@ -69,10 +76,32 @@ export interface SessionPolicy {
  * Undefined when neither limit is set: no listener, no timer, nothing to pay at run time.
  */
 export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): SessionPolicy | undefined {
-  const { idleTimeoutMs: idle, maxSessionMs: max, sessionWarningMs } = options
+  const { clock, idleTimeoutMs: idle, maxSessionMs: max, sessionWarningMs } = options
   if (!idle && !max) return undefined
+  /** The last reading of the wall clock, and of the monotonic one then. */
+  let last = 0
+  let lastTick = 0
+  const tick = (): number => globalThis.performance?.now() ?? 0
   // Whole milliseconds: records and messages carry them as counts.
-  const now = (): number => Math.floor(options.clock.now())
+  const now = (): number => {
+    const at = Math.floor(clock.now())
+    const ticked = tick()
+    // The wall clock set back (by hand, or a large correction), told from the time that passed
+    // meanwhile: the limits go back with it, or they would gain what it lost. Checked again once
+    // the caller is done. (A sleep moves the wall clock on, never back.)
+    const back = last + ticked - lastTick - at
+    if (back > GRACE_MS && sid !== undefined) {
+      known -= back
+      seen = seen && seen - back
+      ageAt -= back
+      nextAt -= back
+      const state = host.state()
+      if (state) state.active = known
+      queueMicrotask(check)
+    }
+    lastTick = ticked
+    return (last = at)
+  }
   const shareEvery = Math.min(SHARE_EVERY_MS, idle! / 4)
   /** The session followed, while one is held. */
   let sid: string | undefined
@@ -85,7 +114,20 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
   let nextAt = Infinity
   /** The end a `session-warning` was emitted for. */
   let warned: number | undefined
-  const timer = createScheduler(options.clock, () => void check(true))
+  /** The idle end this tab last asked the others about. */
+  let askedFor = 0
+  /** Until when the tab waits for answers before it decides on an idle end; and who waits with it. */
+  let pendingUntil = 0
+  let waiting: { promise: Promise<void>; resolve(): void } | undefined
+  const settle = (): void => {
+    pendingUntil = 0
+    waiting?.resolve()
+    waiting = undefined
+  }
+  const timer = createScheduler(
+    { now, setTimeout: (run, ms) => clock.setTimeout(run, ms), clearTimeout: (handle) => clock.clearTimeout(handle) },
+    () => void check(true),
+  )
 
   /** When the session ends by what this tab saw: activity after that brings nothing back. */
   const endOf = (): number => Math.min(Math.max(known, seen) + (idle ?? Infinity), ageAt)
@@ -113,29 +155,49 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
     // whichever came first (a tab may wake from sleep past both).
     if (at >= Math.min(ageAt, idleAt + GRACE_MS)) {
       const limit = ageAt <= idleAt + GRACE_MS ? 'max-age' : 'idle'
+      if (limit === 'idle' && !options.alone && (askedFor !== idleAt || at < pendingUntil)) {
+        // Past an idle end it never asked about (its timers slept, or a record restored late): ask
+        // now, and hold every token and refresh until the answers had time to come.
+        if (askedFor !== idleAt) {
+          askedFor = idleAt
+          pendingUntil = at + GRACE_MS
+          host.tell(state, known)
+        }
+        if (!waiting) {
+          let resolve!: () => void
+          waiting = { promise: new Promise<void>((done) => (resolve = done)), resolve: () => resolve() }
+        }
+        timer.schedule((nextAt = pendingUntil), 'refresh')
+        return true
+      }
+      settle()
       if (DEV) options.log?.(`session policy: ended by ${limit}`, { sid, lastActivityMsAgo: at - known })
       host.end(limit)
       return true
     }
+    settle()
     const reason: PolicyLimit = ageAt <= idleAt ? 'max-age' : 'idle'
     const end = Math.min(idleAt, ageAt)
     // The warning never comes after the end it announces, however short sessionWarningMs is.
     const grace = reason === 'idle' ? Math.min(GRACE_MS, sessionWarningMs / 2) : 0
     const warnAt = end - Math.min(sessionWarningMs, (reason === 'idle' ? idle! : max!) / 2)
     // No activity here when the warning or the end is due: ask the others, who answer if they know more.
-    if (timed && !told && reason === 'idle' && at >= warnAt) host.tell(state, known)
+    if (timed && !told && reason === 'idle' && at >= warnAt) {
+      askedFor = idleAt
+      host.tell(state, known)
+    }
     // The next check, armed before any event: a listener may end the session (and stop the timer).
     nextAt = Math.min(...[warnAt, warnAt + grace, idleAt, idleAt + GRACE_MS, ageAt].filter((t) => t > at))
     timer.schedule(nextAt, 'refresh')
-    if (sessionWarningMs && at >= warnAt + grace) {
-      if (warned !== end) {
-        if (DEV) options.log?.('session policy: warning', { sid, reason, inMs: end - at })
-        host.warn(reason, (warned = end))
-      }
-    } else if (warned !== undefined) {
+    // Put off (activity, or the idle end moved past the max age): the warning out is over.
+    if (warned !== undefined && end > warned) {
       warned = undefined
       if (DEV) options.log?.('session policy: idle end put off', { sid, inMs: end - at })
       host.extended(end)
+    }
+    if (sessionWarningMs && at >= warnAt + grace && warned !== end && sid === state.sid) {
+      if (DEV) options.log?.('session policy: warning', { sid, reason, inMs: end - at })
+      host.warn(reason, (warned = end))
     }
     return false
   }
@@ -148,9 +210,11 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
       if (to?.sid === sid && to) return void check()
       // Activity not told yet goes to the other tabs before this tab lets go (destroy()).
       const state = host.state()
-      if (state && state.sid === sid && seen > known) host.tell(state, seen)
+      if (state && state.sid === sid && seen > known) host.tell(state, (state.active = seen), true)
       sid = to?.sid
       warned = undefined
+      askedFor = 0
+      settle()
       ageAt = nextAt = Infinity
       timer.cancel()
       listen('removeEventListener')
@@ -165,6 +229,7 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
       check()
     },
     lapsed: () => now() >= Math.min(known + (idle ?? Infinity), ageAt) && check(),
+    settled: () => waiting?.promise,
     heard(from, at) {
       const state = host.state()
       if (!state || from !== sid || at === undefined) return

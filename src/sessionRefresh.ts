@@ -27,6 +27,8 @@ export interface SessionContext<Claims> {
   emit<K extends keyof AuthEvents<Claims>>(type: K, payload: AuthEvents<Claims>[K]): void
   /** A session this tab learns of late (see SessionMachine.arrive), carried out. */
   arrive(state: SessionState<Claims>): void
+  /** Settles once no session policy verdict is awaited (sessionPolicy.ts): no refresh goes out before. */
+  settled(): Promise<void> | undefined
   destroyed(): boolean
 }
 
@@ -65,6 +67,9 @@ function stateOf<Claims>(deps: SessionContext<Claims>, sid: string): SessionStat
 
 async function refreshOnce<Claims>(deps: SessionContext<Claims>, sid: string): Promise<SessionState<Claims>> {
   const { machine, sync, protocol } = deps
+  // Only while a verdict is awaited: otherwise the request leaves at once, as it always did.
+  const verdict = deps.settled()
+  if (verdict) await verdict
   const from = stateOf(deps, sid)
   const moved = (): boolean => machine.state() !== from
   // A tab destroyed while it waits must not go on: a follower would end up stealing the lock and

@@ -36,7 +36,8 @@ import { BASE_URL, createFakeLocks, useMockAuthServer } from './helpers.js'
 //  (e) every tab reports the same reason, and the right one: 'max-age' when born + max <= L + idle,
 //      'idle' when born + max >= L + idle + GRACE_MS (in between, either);
 //  (f) while the timers run (no sleep since the last wake), a live session is held by every tab
-//      before END(S), and ended by every tab by END(S) + SLACK_MS.
+//      before END(S), and ended by every tab by END(S) + SLACK_MS; a tab that wakes (or reloads)
+//      past END(S) first asks the others, so by the wake + GRACE_MS + SLACK_MS.
 // SLACK_MS: a login's birth is its generation, max(now, tab clock + 1): at most a few ms past the
 // wall clock when several changes fall in one millisecond; 10 ms covers that.
 //
@@ -182,6 +183,8 @@ async function runModel(config: Config, commands: Command[]): Promise<void> {
   const sessions = new Map<number, ModelSession>()
   let current: ModelSession | undefined
   let sleeping = false
+  /** When a tab last woke or reloaded: past an end, it asks the others for GRACE_MS first. */
+  let wokeAt = 0
   let ambiguous = false
   const violations: string[] = []
   const violate = (message: string): void => void violations.push(message)
@@ -321,7 +324,7 @@ async function runModel(config: Config, commands: Command[]): Promise<void> {
         if (Date.now() < end) {
           const missing = tabs.filter((tab) => familyOf(tab.client.getSession()?.accessToken) !== family)
           if (missing.length) violate(`(f) f${family} is live (end ${end - START}) but tabs ${missing.map((tab) => tab.id)} do not hold it`)
-        } else if (Date.now() > end + SLACK_MS) {
+        } else if (Date.now() > Math.max(end, wokeAt + GRACE_MS) + SLACK_MS) {
           violate(`(f) f${family} is still held ${Date.now() - end} ms past its end ${end - START} (last activity ${session.last - START}, born ${session.born - START})`)
         }
       }
@@ -371,6 +374,7 @@ async function runModel(config: Config, commands: Command[]): Promise<void> {
           if (command.wake || known.has('sleep-unshared')) {
             window.dispatchEvent(new Event('focus'))
             sleeping = false
+            wokeAt = Date.now()
           }
           await settle()
           break
@@ -423,6 +427,7 @@ async function runModel(config: Config, commands: Command[]): Promise<void> {
           tab!.client.destroy()
           const index = tabs.indexOf(tab!)
           tabs[index] = open(tab!.id, tab!.storage)
+          wokeAt = Date.now()
           await drive(tabs[index]!.client.ready)
           sleeping = false
           break

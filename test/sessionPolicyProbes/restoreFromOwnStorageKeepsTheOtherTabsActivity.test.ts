@@ -13,12 +13,7 @@ import { ADA, MINUTE, SECOND, useProbe } from './support.js'
 const { configure, openTab, elapse, events, hide, live, familyOf } = useProbe('probe-own-storage')
 
 describe('a tab that restores its own record (sessionStorage) keeps the activity the other tabs know', () => {
-  // Known and left open (README, Session policies, Limits): the restore ends a session whose
-  // stored end has passed at once, before it hears the other tabs, so that no token or refresh
-  // goes out for a session that may be over. Fixing it needs the verdict held until the tabs
-  // answered, with every token path waiting for it; or the activity kept under a key of its own,
-  // which every tab may write without the risk of writing an older session over a newer one.
-  it.skip('reloaded while the user works in another tab, it does not end the session', async () => {
+  it('reloaded while the user works in another tab, it does not end the session', async () => {
     configure({ accessTokenLifetimeSec: 15 * 60 }) // no refresh during the test: only activity moves `active`
     const kept = memoryStorage()
     const options = { idleTimeoutMs: 2 * MINUTE }
