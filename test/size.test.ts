@@ -13,11 +13,11 @@ const minGzipSize = (source: string): Promise<number> => minGzip(source, root)
 // build (dist/dev/) keeps the developer messages and is only reported. The core's target is 6 KB
 // for createAuthClient and 6.5 KB for every export; it is not met (README, Size). These ceilings,
 // just above today's figures, stop growth meanwhile (raised by 32 B for the session-order fixes of
-// issue 14: two sessions ordered by their logins, and births checked and kept; then by 1,088 B for
+// issue 14: two sessions ordered by their logins, and births checked and kept; then by 1,400 B for
 // issue 15's session policies: idleTimeoutMs, maxSessionMs, their events and the expiry reason).
 const budgets = [
-  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 11_112],
-  ['every export of tokenkeeper', "export * from './dist/index.js'", 11_680],
+  ['createAuthClient from tokenkeeper', "export { createAuthClient } from './dist/index.js'", 11_424],
+  ['every export of tokenkeeper', "export * from './dist/index.js'", 12_000],
   // The framework entries import nothing of the core but types, so alone is what they add to it.
   ['tokenkeeper/ky', "export * from './dist/ky.js'", 1024],
   ['tokenkeeper/axios', "export * from './dist/axios.js'", 512],
