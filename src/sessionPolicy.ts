@@ -165,7 +165,8 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
         }
         if (!waiting) {
           let resolve!: () => void
-          waiting = { promise: new Promise<void>((done) => (resolve = done)), resolve: () => resolve() }
+          const promise = new Promise<void>((done) => (resolve = done))
+          waiting = { promise, resolve }
         }
         timer.schedule((nextAt = pendingUntil), 'refresh')
         return true
@@ -224,11 +225,11 @@ export function createSessionPolicy(options: PolicyOptions, host: PolicyHost): S
       // New to this tab: the last activity its record knows, else its last change (for a login
       // made here, the login itself). Never in the future: that would keep it alive for good.
       to.active = known = Math.min(to.active ?? to.gen, at)
-      if (max) ageAt = Math.min(to.loginAt ?? at, at) + max
+      if (max) ageAt = Math.min(to.loginAt, at) + max
       listen('addEventListener')
       check()
     },
-    lapsed: () => now() >= Math.min(known + (idle ?? Infinity), ageAt) && check(),
+    lapsed: () => now() >= endOf() && check(),
     settled: () => waiting?.promise,
     heard(from, at) {
       const state = host.state()
