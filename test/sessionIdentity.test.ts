@@ -25,11 +25,19 @@ function revocations(): string[] {
   return revoked
 }
 
-/** The login answers' refresh tokens, in order. */
-function issuedAtLogin(): string[] {
-  const issued: string[] = []
+/**
+ * The refresh token each user's login answer carried. Keyed by user, not by order: two logins in
+ * flight at once may be answered, and their events parsed, in either order.
+ */
+function issuedAtLogin(): Map<string, string> {
+  const issued = new Map<string, string>()
   server.events.on('response:mocked', async ({ request, response }) => {
-    if (request.url.endsWith('/auth/login') && response.ok) issued.push(((await response.clone().json()) as { refreshToken: string }).refreshToken)
+    if (!request.url.endsWith('/auth/login') || !response.ok) return
+    const [{ username }, { refreshToken }] = (await Promise.all([request.clone().json(), response.clone().json()])) as [
+      { username: string },
+      { refreshToken: string },
+    ]
+    issued.set(username, refreshToken)
   })
   return issued
 }
@@ -70,10 +78,10 @@ describe('login', () => {
     expect(first).toMatchObject({ status: 'rejected', reason: { code: 'aborted' } })
     expect(second.status).toBe('fulfilled')
     expect(auth.getSession()?.claims.sub).toBe('grace')
-    expect(issued).toHaveLength(2)
+    await vi.waitFor(() => expect(issued.size).toBe(2))
     // Every refresh token the server issued ends revoked or as the current one.
-    await vi.waitFor(() => expect(revoked).toContain(issued[0]))
-    expect(revoked).not.toContain(issued[1])
+    await vi.waitFor(() => expect(revoked).toContain(issued.get('ada')))
+    expect(revoked).not.toContain(issued.get('grace'))
   })
 
   it('a second login() replaces the first session and revokes it at the server', async () => {
@@ -82,7 +90,7 @@ describe('login', () => {
     const revoked = revocations()
     await auth.login(ADA)
     await auth.login(GRACE)
-    await vi.waitFor(() => expect(revoked).toEqual([issued[0]]))
+    await vi.waitFor(() => expect(revoked).toEqual([issued.get('ada')]))
     expect(auth.getSession()?.claims.sub).toBe('grace')
   })
 
