@@ -314,7 +314,7 @@ describe('debug log: tabs', () => {
   it('a starting tab asks the others; a malformed message is ignored and said to be', async () => {
     const [a] = await openTabs(1)
     await a!.login(ADA)
-    const late = tab()
+    const late = tab({ tabSyncTimeoutMs: 1_000 }) // ready ends at the answer; the bound only covers a stalled machine
     await late.auth.ready
     expect(late.log.messages()).toEqual(
       expect.arrayContaining(['restore: no session in storage', 'asking the other tabs for their state', 'the other tabs answered with news, taken', 'restore: done, with the session of another tab or of the server']),

@@ -181,7 +181,7 @@ describe('the debug log holds no secret', () => {
     await a.refresh()
 
     const fromStorage = openTab({ ...fast, logger, storage })
-    const fromTabs = openTab({ ...fast, logger })
+    const fromTabs = openTab({ ...fast, logger, tabSyncTimeoutMs: 1_000 })
     await Promise.all([fromStorage.ready, fromTabs.ready])
     expect(fromTabs.getSession()).not.toBeNull()
 

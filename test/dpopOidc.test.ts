@@ -70,7 +70,7 @@ function client(): AuthClient {
 async function logIn(): Promise<AuthClient> {
   const pending = client().login()
   pending.catch(() => {})
-  await expect.poll(() => navigations.length).toBe(1)
+  await expect.poll(() => navigations.length, { timeout: 5_000 }).toBe(1) // discovery, a key, PKCE and IndexedDB first
   const callback = await provider.authorize(navigations[0]!)
   history.replaceState(null, '', callback)
   const auth = client()

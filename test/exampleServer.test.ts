@@ -89,12 +89,19 @@ describe('example server: logins', () => {
     const started = performance.now()
     scryptSync('password', 'salt-salt-salt-salt', 32, { N: 16384, r: 8, p: 1 })
     const hashMs = performance.now() - started
-    const delay = monitorEventLoopDelay({ resolution: 1 })
-    delay.enable()
-    await Promise.all(['u1', 'u2', 'u3', 'u4', 'u5'].map((name) => login(server, name, 'wrong')))
-    delay.disable()
-    // The test and the server share this event loop: a hash on it would stall it for hashMs.
-    expect(delay.max / 1e6).toBeLessThan(hashMs * 0.8)
+    // The test and the server share this event loop: a hash on it would stall it for hashMs in every
+    // round. A stall of this shared machine can hit any one round, so the quietest of three counts.
+    let quietest = Infinity
+    for (let round = 0; round < 3 && quietest >= hashMs * 0.8; round++) {
+      const delay = monitorEventLoopDelay({ resolution: 1 })
+      delay.enable()
+      const answers = await Promise.all(['u1', 'u2', 'u3', 'u4', 'u5'].map((name) => login(server, `${name}-${round}`, 'wrong')))
+      delay.disable()
+      // Each was hashed and refused, not turned away by the address throttle before hashing.
+      expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 401])
+      quietest = Math.min(quietest, delay.max / 1e6)
+    }
+    expect(quietest).toBeLessThan(hashMs * 0.8)
   })
 
   it('after failedLoginsPerUser wrong passwords for a user, answers 429 with Retry-After, even to the right password; other users go on', async () => {
@@ -356,7 +363,7 @@ describe('example server: settings', () => {
     })
     expect(run.status).toBe(1)
     expect(run.stderr).toContain(name)
-  })
+  }, 30_000)
 })
 
 describe('DPoP mode', () => {
@@ -676,7 +683,7 @@ describe('DPoP mode', () => {
     const run = spawnSync(process.execPath, [join(root, 'examples/server/main.mjs')], { env: { ...process.env, PORT: '0', ...env }, encoding: 'utf8', timeout: 20_000 })
     expect(run.status).toBe(1)
     expect(run.stderr).toContain(name)
-  })
+  }, 30_000)
 
   it('npm run demo with DPOP=1 starts a DPoP server and says so in its banner', async () => {
     const child = spawn(process.execPath, [join(root, 'examples/server/main.mjs')], { env: { ...process.env, PORT: '0', OIDC_PORT: '0', DPOP: '1' } })
@@ -695,5 +702,5 @@ describe('DPoP mode', () => {
     } finally {
       child.kill()
     }
-  })
+  }, 30_000)
 })

@@ -1,12 +1,12 @@
 // Two sessions are ordered by their logins (`born`), across tabs: what an outside probe of that
 // rule found, kept as regressions (each failed before its fix). A record from before births must
 // not take its next refresh for its login; a record born after its own latest change is malformed.
-import { delay, http } from 'msw'
+import { http } from 'msw'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createAuthClient, type TokenStorage } from '../src/index.js'
 import { BASE_URL, useMockAuthServer, useTabs } from './helpers.js'
 
-const { server } = useMockAuthServer()
+const { server, mock } = useMockAuthServer()
 const ADA = { username: 'ada', password: 'lovelace' }
 const { openTab, openTabs, storageKey, channelName } = useTabs('session-birth')
 
@@ -23,6 +23,19 @@ afterEach(() => {
   lag = 0
   vi.unstubAllGlobals()
 })
+
+/**
+ * Holds revocations at the server until a refresh has come in (at most 2 s), then lets the mock
+ * answer them: the order a slow network gives, without betting on how fast this machine is.
+ */
+function revocationsAfterTheNextRefresh(): void {
+  const before = mock().counts.refresh
+  server.use(
+    http.post(`${BASE_URL}/auth/logout`, async () => {
+      await vi.waitFor(() => expect(mock().counts.refresh).toBeGreaterThan(before), { timeout: 2_000 }).catch(() => undefined)
+    }),
+  )
+}
 
 const mapStorage = (): TokenStorage & { items: Map<string, string> } => {
   const items = new Map<string, string>()
@@ -56,14 +69,14 @@ describe('two sessions in two tabs are ordered by their logins', () => {
       const s1 = a.getSession()!.accessToken
   
       // B's revocation of S1 (the session its login replaces) reaches the server after A's refresh.
-      server.use(http.post(`${BASE_URL}/auth/logout`, async () => void (await delay(100))))
+      revocationsAfterTheNextRefresh()
       lag = 200 // the two tabs' messages cross
       const s2 = await b.login(ADA)
       await new Promise((r) => setTimeout(r, 5))
       await a.refresh() // the leader's refresh timer fires: S1 refreshed, stamped after S2's login
       await new Promise((r) => setTimeout(r, 600))
-      const held = [a.getSession()?.accessToken, b.getSession()?.accessToken].map((t) => (t === s2.accessToken ? 'login S2' : t === s1 ? 'S1' : t ? 'S1 refreshed' : 'none'))
-      expect(held).toEqual(['login S2', 'login S2'])
+      const held = () => [a.getSession()?.accessToken, b.getSession()?.accessToken].map((t) => (t === s2.accessToken ? 'login S2' : t === s1 ? 'S1' : t ? 'S1 refreshed' : 'none'))
+      await vi.waitFor(() => expect(held()).toEqual(['login S2', 'login S2']), { timeout: 3_000 })
     })
   }
   for (const born of [2 ** 52, 'gen'] as const) {
@@ -103,13 +116,13 @@ describe('two sessions in two tabs are ordered by their logins', () => {
     await b.ready
     await vi.waitFor(() => expect(b.getSession()?.accessToken).toBe(a.getSession()?.accessToken))
     const s1 = a.getSession()!.accessToken
-    server.use(http.post(`${BASE_URL}/auth/logout`, async () => void (await delay(100))))
+    revocationsAfterTheNextRefresh()
     lag = 200
     const s2 = await b.login(ADA)
     await new Promise((resolve) => setTimeout(resolve, 5))
     await a.refresh()
     await new Promise((resolve) => setTimeout(resolve, 600))
-    const held = [a.getSession()?.accessToken, b.getSession()?.accessToken].map((t) => (t === s2.accessToken ? 'login S2' : t === s1 ? 'S1' : t ? 'S1 refreshed' : 'none'))
-    expect(held).toEqual(['login S2', 'login S2'])
+    const held = () => [a.getSession()?.accessToken, b.getSession()?.accessToken].map((t) => (t === s2.accessToken ? 'login S2' : t === s1 ? 'S1' : t ? 'S1 refreshed' : 'none'))
+    await vi.waitFor(() => expect(held()).toEqual(['login S2', 'login S2']), { timeout: 3_000 })
   })
 })
