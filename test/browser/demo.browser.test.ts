@@ -51,8 +51,10 @@ describeInEngines('the demo, end to end,', (engine) => {
 
     const statuses: string[] = []
     for (let round = 0; round < 3; round++) {
+      // The page writes each answer over the last one: clear it, so the poll waits for this one.
+      await first.evaluate(() => void (document.getElementById('api-result')!.textContent = ''))
       await first.click('#call-api')
-      await expect.poll(() => textOf(first, '#api-result')).toMatch(/^\d{3} /)
+      await expect.poll(() => textOf(first, '#api-result'), { timeout: 5_000 }).toMatch(/^\d{3} /)
       statuses.push((await textOf(first, '#api-result'))!.slice(0, 3))
       if (round < 2) await expect.poll(() => refreshes(first), { timeout: 5_000 }).toBeGreaterThan(round)
     }
@@ -118,10 +120,18 @@ describeInEngines('the demo, end to end,', (engine) => {
     await context.close()
   }, 30_000)
 
-  /** Waits for `selector` on whatever page the tab is on, across the redirects between app and provider. */
-  const arriveAt = async (page: Page, selector: string) => {
+  /**
+   * Waits for `selector` on whatever page the tab is on, across the redirects between app and
+   * provider; with `withText`, for it to say something too (an element a page always has, empty
+   * until something happens, is there before the page that fills it has come).
+   */
+  const arriveAt = async (page: Page, selector: string, withText = false) => {
     const until = Date.now() + 15_000
-    while (!(await page.evaluate((s) => document.readyState === 'complete' && document.querySelector(s)?.checkVisibility() === true, selector).catch(() => false))) {
+    const arrived = ([s, text]: [string, boolean]) => {
+      const element = document.querySelector(s)
+      return document.readyState === 'complete' && element?.checkVisibility() === true && (!text || !!element.textContent?.trim())
+    }
+    while (!(await page.evaluate(arrived, [selector, withText] as [string, boolean]).catch(() => false))) {
       if (Date.now() > until) throw new Error(`${selector} never showed (at ${await page.evaluate(() => location.href).catch(() => '?')})`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
@@ -138,7 +148,7 @@ describeInEngines('the demo, end to end,', (engine) => {
     await page.fill('input[name="username"]', 'ada')
     await page.fill('input[name="password"]', 'wrong')
     await page.click('#login-form #login')
-    await arriveAt(page, '#login-error')
+    await arriveAt(page, '#login-error', true) // the provider's form has it from the start, empty
     await page.fill('input[name="password"]', 'lovelace')
     await page.click('#login-form #login')
     await arriveAt(page, '#session-panel')

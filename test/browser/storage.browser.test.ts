@@ -25,7 +25,7 @@ describeInEngines('built-in storages', (engine) => {
     expect(suite.server.stats.refresh).toBe(0)
 
     await page.evaluate(() => window.auth.logout())
-    expect(await context().cookies()).toEqual([])
+    await expect.poll(() => context().cookies()).toEqual([]) // document.cookie reaches the cookie store asynchronously
     await reloadTestPage(page)
     expect(await session(page)).toBeNull()
   }, 30_000)
