@@ -1,48 +1,11 @@
 import { http, HttpResponse } from 'msw'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createAuthClient, memoryStorage, type AuthClient, type AuthClientOptions, type AuthEvents } from '../src/index.js'
-import { BASE_URL, createFakeLocks, network, record, useMockAuthServer } from './helpers.js'
+import { describe, expect, it, vi } from 'vitest'
+import { createAuthClient, memoryStorage } from '../src/index.js'
+import { ADA, API, BASE_URL, MINUTE, SECOND, START, useProbe } from './sessionPolicyProbes/support.js'
 
-const { server, mock } = useMockAuthServer()
-const ADA = { username: 'ada', password: 'lovelace' }
-const API = `${BASE_URL}/api/me`
-const SECOND = 1_000
-const MINUTE = 60 * SECOND
-const START = 1_800_000_000_000
+// The probes' setup: fake Date and timers, clients that may join the test's tabs.
+const { mock, server, client, settle, elapse, act, events, storageKey, channelName } = useProbe('policy')
 
-let clients: AuthClient[] = []
-let key = 0
-let locks = createFakeLocks()
-/** A client; `tab: true` joins the test's other tabs (shared channel and locks). */
-function client(options: Partial<AuthClientOptions> = {}, tab = false) {
-  const auth = createAuthClient({
-    baseUrl: BASE_URL,
-    crossTab: tab,
-    storageKey: `policy-${key}`,
-    locks,
-    lockTimeoutMs: 300,
-    tabSyncTimeoutMs: 50,
-    ...options,
-  })
-  clients.push(auth)
-  return auth
-}
-
-beforeEach(() => {
-  // Only time is faked: MSW's own microtasks and immediates must keep running.
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: START })
-})
-afterEach(() => {
-  for (const auth of clients.splice(0)) auth.destroy()
-  key++
-  locks = createFakeLocks()
-  vi.useRealTimers()
-})
-
-const { settle, elapse } = network()
-const act = (type = 'pointerdown') => document.dispatchEvent(new Event(type))
-/** The events of one type a client emits. */
-const events = <K extends keyof AuthEvents>(auth: AuthClient, type: K) => record<AuthEvents[K]>((listener) => auth.on(type, listener))
 /** The refresh token the server issued first (the login's), and what became of it. */
 const loginFamilyStatus = () => mock().issued()[0]?.status
 
@@ -60,7 +23,7 @@ describe('idleTimeoutMs', () => {
     expect(expired).toHaveLength(1)
     expect(expired[0]!.reason).toBe('idle')
     expect(expired[0]!.error.code).toBe('session_expired')
-    expect(storage.getItem(`policy-${key}`)).toBeNull()
+    expect(storage.getItem(storageKey())).toBeNull()
     expect(loginFamilyStatus()).toBe('revoked')
   })
 
@@ -178,7 +141,7 @@ describe('idleTimeoutMs', () => {
     await settle()
     expect(late.getSession()).toBeNull()
     expect(expired.map((event) => event.reason)).toEqual(['idle'])
-    expect(storage.getItem(`policy-${key}`)).toBeNull()
+    expect(storage.getItem(storageKey())).toBeNull()
     expect(loginFamilyStatus()).toBe('revoked')
   })
 
@@ -277,7 +240,7 @@ describe('session policies across tabs', () => {
     await tab.ready
     await tab.login(ADA)
     const expired = events(tab, 'session-expired')
-    const channel = new BroadcastChannel(`tokenkeeper:policy-${key}@${BASE_URL}/auth/refresh`)
+    const channel = new BroadcastChannel(channelName())
     await elapse(MINUTE)
     // The sid is not secret, but a forger must know it: take it from the tab's own messages.
     const sid = await new Promise<string>((resolve) => {
